@@ -1,0 +1,321 @@
+"""Backend options: what the server needs to mint client secrets.
+
+Options are validated when they are built, so a misconfigured server fails at start
+with a message naming the option (or the environment variable) and the value,
+instead of answering every request with an error later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from navai_core._env import env_bool, env_float, env_int, env_list, env_str, from_env
+from navai_core.exceptions import InvalidOptionError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_INSTRUCTIONS",
+    "DEFAULT_MODEL",
+    "DEFAULT_VOICE",
+    "NavaiVoiceBackendOptions",
+    "RetryPolicy",
+    "get_navai_voice_backend_options_from_env",
+]
+
+DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_VOICE = "marin"
+DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MIN_TTL_SECONDS = 10
+MAX_TTL_SECONDS = 7200
+
+
+def _fail(option: str, value: object, message: str) -> InvalidOptionError:
+    return InvalidOptionError(message, option=option, value=value)
+
+
+def _positive_number(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        msg = f"{attribute.name} must be a number greater than 0. Received: {value!r}"
+        raise _fail(attribute.name, value, msg)
+
+
+def _non_negative_number(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        msg = f"{attribute.name} must be a number of at least 0. Received: {value!r}"
+        raise _fail(attribute.name, value, msg)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How the upstream call to OpenAI is retried.
+
+    Connection errors, ``429`` and ``5xx`` answers are retried with exponential
+    backoff (``backoff_initial_seconds`` doubling up to ``backoff_max_seconds``);
+    a ``Retry-After`` header is honoured instead when OpenAI sends one. Nothing ever
+    waits past ``openai_timeout_seconds``: a wait that would, is not started.
+
+    Attributes:
+        max_attempts: Attempts in all, the first included. ``1`` turns retries off.
+        backoff_initial_seconds: The wait before the first retry.
+        backoff_max_seconds: The longest wait between two attempts.
+    """
+
+    max_attempts: int = attrs.field(default=3)
+    backoff_initial_seconds: float = attrs.field(default=0.25, validator=_non_negative_number)
+    backoff_max_seconds: float = attrs.field(default=2.0, validator=_non_negative_number)
+
+    @max_attempts.validator
+    def _check_attempts(self, _attribute: attrs.Attribute[int], value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:  # noqa: PLR2004
+            msg = f"max_attempts must be a whole number from 1 to 10. Received: {value!r}"
+            raise _fail("max_attempts", value, msg)
+
+    def backoff(self, retry_number: int) -> float:
+        """The wait before retry number ``retry_number`` (1 for the first retry)."""
+        return float(
+            min(self.backoff_max_seconds, self.backoff_initial_seconds * 2 ** (retry_number - 1))
+        )
+
+
+def _optional_text(value: str | None) -> str | None:
+    """Blank strings count as unset, everywhere. Other types are left to the validator."""
+    if not isinstance(value, str):
+        return value
+    return value.strip() or None
+
+
+_text = attrs.validators.instance_of(str)
+_optional = attrs.validators.optional(_text)
+
+
+def _model(value: str | None) -> str:
+    return _optional_text(value) or DEFAULT_MODEL
+
+
+def _voice(value: str | None) -> str:
+    return _optional_text(value) or DEFAULT_VOICE
+
+
+def _instructions(value: str | None) -> str:
+    return _optional_text(value) or DEFAULT_INSTRUCTIONS
+
+
+def _base_url(value: str | None) -> str:
+    text = _optional_text(value) or DEFAULT_BASE_URL
+    return text.rstrip("/") if isinstance(text, str) else text
+
+
+def _names(value: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.split(",")
+    return frozenset(item.strip() for item in value if item.strip())
+
+
+def _check_ttl(_instance: object, _attribute: attrs.Attribute[int], value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not MIN_TTL_SECONDS <= value <= MAX_TTL_SECONDS
+    ):
+        # Word for word as the contract has it: clients may match on this text.
+        msg = (
+            f"client_secret_ttl_seconds must be between {MIN_TTL_SECONDS} and "
+            f"{MAX_TTL_SECONDS}. Received: {value}"
+        )
+        raise _fail("client_secret_ttl_seconds", value, msg)
+
+
+def _check_base_url(_instance: object, _attribute: attrs.Attribute[str], value: str) -> None:
+    if not value.startswith(("http://", "https://")):
+        msg = (
+            "openai_base_url must be an http:// or https:// URL, such as "
+            f"'{DEFAULT_BASE_URL}'. Received: {safe_url(value)!r}"
+        )
+        raise _fail("openai_base_url", value, msg)
+
+
+def _mask(value: str | None) -> str:
+    return "None" if value is None else "'***'"
+
+
+def safe_url(url: str) -> str:
+    """``url`` without any ``user:password@`` part, for messages and ``repr``."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
+@attrs.frozen(repr=False)
+class NavaiVoiceBackendOptions:
+    """Everything the backend needs to mint Realtime client secrets.
+
+    Build it in code, or from the environment with :meth:`from_env`. Text fields
+    treat blank strings as unset. Invalid values raise
+    :class:`~navai_core.exceptions.InvalidOptionError` here, not at the first request.
+
+    The API key is never shown by ``repr`` or ``str``.
+
+    Attributes:
+        openai_api_key: The server's OpenAI key. Always wins over a key sent by a request.
+        default_model: Model when a request names none.
+        default_voice: Voice when a request names none.
+        default_instructions: Instructions when a request sends none.
+        default_language: Adds ``Always reply in {language}.`` to the instructions.
+        default_voice_accent: Adds ``Use a {accent} accent while speaking.``.
+        default_voice_tone: Adds ``Use a {tone} tone while speaking.``.
+        client_secret_ttl_seconds: Lifetime of a minted secret, 10 to 7200 seconds.
+        allow_api_key_from_request: Accept ``apiKey`` from requests when the server has
+            no key of its own. Off by default: browsers should never hold an OpenAI key.
+        openai_base_url: Where OpenAI's REST API is (a proxy, or a fake one in tests).
+        openai_organization: Sent as ``OpenAI-Organization`` when set.
+        openai_project: Sent as ``OpenAI-Project`` when set.
+        openai_timeout_seconds: Bound on the whole upstream call, retries included.
+        retry: How failed upstream calls are retried within that bound.
+        allowed_models: When set, requests may only ask for these models.
+        allowed_voices: When set, requests may only ask for these voices.
+    """
+
+    openai_api_key: str | None = attrs.field(
+        default=None, converter=_optional_text, validator=_optional
+    )
+    default_model: str = attrs.field(default=DEFAULT_MODEL, converter=_model, validator=_text)
+    default_voice: str = attrs.field(default=DEFAULT_VOICE, converter=_voice, validator=_text)
+    default_instructions: str = attrs.field(
+        default=DEFAULT_INSTRUCTIONS, converter=_instructions, validator=_text
+    )
+    default_language: str | None = attrs.field(
+        default=None, converter=_optional_text, validator=_optional
+    )
+    default_voice_accent: str | None = attrs.field(
+        default=None, converter=_optional_text, validator=_optional
+    )
+    default_voice_tone: str | None = attrs.field(
+        default=None, converter=_optional_text, validator=_optional
+    )
+    client_secret_ttl_seconds: int = attrs.field(default=600, validator=_check_ttl)
+    allow_api_key_from_request: bool = attrs.field(
+        default=False, validator=attrs.validators.instance_of(bool)
+    )
+    openai_base_url: str = attrs.field(
+        default=DEFAULT_BASE_URL,
+        converter=_base_url,
+        validator=[_text, _check_base_url],
+    )
+    openai_organization: str | None = attrs.field(
+        default=None, converter=_optional_text, validator=_optional
+    )
+    openai_project: str | None = attrs.field(
+        default=None, converter=_optional_text, validator=_optional
+    )
+    openai_timeout_seconds: float = attrs.field(default=10.0, validator=_positive_number)
+    retry: RetryPolicy = attrs.field(
+        factory=RetryPolicy, validator=attrs.validators.instance_of(RetryPolicy)
+    )
+    allowed_models: frozenset[str] | None = attrs.field(default=None, converter=_names)
+    allowed_voices: frozenset[str] | None = attrs.field(default=None, converter=_names)
+
+    def __repr__(self) -> str:
+        shown = {field.name: repr(getattr(self, field.name)) for field in attrs.fields(type(self))}
+        shown["openai_api_key"] = _mask(self.openai_api_key)
+        shown["openai_base_url"] = repr(safe_url(self.openai_base_url))
+        fields = ", ".join(f"{name}={value}" for name, value in shown.items())
+        return f"{type(self).__name__}({fields})"
+
+    __str__ = __repr__
+
+    @property
+    def client_secrets_url(self) -> str:
+        """The upstream endpoint minting goes to."""
+        return f"{self.openai_base_url}/realtime/client_secrets"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> NavaiVoiceBackendOptions:
+        """Build options from environment variables (``os.environ`` when ``env`` is None).
+
+        See :func:`get_navai_voice_backend_options_from_env`.
+        """
+        return get_navai_voice_backend_options_from_env(env)
+
+
+# Each option's variable; order is the order they are read and documented.
+_ENV_TEXT = {
+    "openai_api_key": "OPENAI_API_KEY",
+    "default_model": "OPENAI_REALTIME_MODEL",
+    "default_voice": "OPENAI_REALTIME_VOICE",
+    "default_instructions": "OPENAI_REALTIME_INSTRUCTIONS",
+    "default_language": "OPENAI_REALTIME_LANGUAGE",
+    "default_voice_accent": "OPENAI_REALTIME_VOICE_ACCENT",
+    "default_voice_tone": "OPENAI_REALTIME_VOICE_TONE",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "openai_organization": "OPENAI_ORG_ID",
+    "openai_project": "OPENAI_PROJECT_ID",
+}
+_ENV_OTHER = {
+    "client_secret_ttl_seconds": "OPENAI_REALTIME_CLIENT_SECRET_TTL",
+    "allow_api_key_from_request": "NAVAI_ALLOW_FRONTEND_API_KEY",
+    "openai_timeout_seconds": "NAVAI_OPENAI_TIMEOUT",
+    "allowed_models": "NAVAI_ALLOWED_MODELS",
+    "allowed_voices": "NAVAI_ALLOWED_VOICES",
+    "retry.max_attempts": "NAVAI_OPENAI_MAX_ATTEMPTS",
+}
+
+
+def get_navai_voice_backend_options_from_env(
+    env: Mapping[str, str] | None = None,
+) -> NavaiVoiceBackendOptions:
+    """Build :class:`NavaiVoiceBackendOptions` from environment variables.
+
+    Args:
+        env: The variables to read; ``os.environ`` when None. Blank values count as unset.
+
+    Returns:
+        Validated options.
+
+    Raises:
+        InvalidOptionError: A variable has a value that cannot be used. The message
+            names the variable and the value (``OPENAI_REALTIME_CLIENT_SECRET_TTL='5'``).
+    """
+    source: Mapping[str, str] = os.environ if env is None else env
+    kwargs: dict[str, Any] = {
+        option: value
+        for option, variable in _ENV_TEXT.items()
+        if (value := env_str(source, variable)) is not None
+    }
+    ttl = env_int(source, _ENV_OTHER["client_secret_ttl_seconds"])
+    if ttl is not None:
+        kwargs["client_secret_ttl_seconds"] = ttl
+    allow = env_bool(source, _ENV_OTHER["allow_api_key_from_request"])
+    if allow is not None:
+        kwargs["allow_api_key_from_request"] = allow
+    timeout = env_float(source, _ENV_OTHER["openai_timeout_seconds"])
+    if timeout is not None:
+        kwargs["openai_timeout_seconds"] = timeout
+    for option in ("allowed_models", "allowed_voices"):
+        names = env_list(source, _ENV_OTHER[option])
+        if names is not None:
+            kwargs[option] = names
+    attempts = env_int(source, _ENV_OTHER["retry.max_attempts"])
+    try:
+        if attempts is not None:
+            kwargs["retry"] = RetryPolicy(max_attempts=attempts)
+        return NavaiVoiceBackendOptions(**kwargs)
+    except InvalidOptionError as error:
+        variable = _variable_of(error.option)
+        if variable is None:  # pragma: no cover - every option read here has a variable
+            raise
+        raise from_env(error, variable, source) from None
+
+
+def _variable_of(option: str | None) -> str | None:
+    if option == "max_attempts":
+        return _ENV_OTHER["retry.max_attempts"]
+    return _ENV_TEXT.get(option or "") or _ENV_OTHER.get(option or "")

@@ -1,0 +1,580 @@
+"""Minting ephemeral Realtime client secrets.
+
+The shape follows httpx and authlib: everything that needs no IO is pure and shared
+(:func:`build_client_secret_request`, :func:`parse_client_secret_response`, and the
+retry flow :func:`_mint_flow`, a generator that yields what to do next), and the sync
+and async drivers only walk that flow, one sending with ``httpx.Client``, the other
+with ``httpx.AsyncClient``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Generator, Mapping
+from http import HTTPStatus
+from typing import Any, TypeAlias
+
+import attrs
+import cattrs
+import httpx
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from navai_core._instructions import build_session_instructions
+from navai_core._options import NavaiVoiceBackendOptions
+from navai_core.exceptions import (
+    InvalidRequestError,
+    MissingApiKeyError,
+    PolicyViolationError,
+    RequestApiKeyDisabledError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+
+__all__ = [
+    "ClientSecretUpstreamRequest",
+    "CreateClientSecretRequest",
+    "RealtimeClientSecret",
+    "acreate_realtime_client_secret",
+    "build_client_secret_request",
+    "create_realtime_client_secret",
+    "parse_client_secret_response",
+]
+
+logger = logging.getLogger("navai")
+
+_MISSING_KEY = "Missing API key. Configure openai_api_key or send apiKey in request."
+_REQUEST_KEY_DISABLED = (
+    "Passing apiKey from request is disabled. Set allow_api_key_from_request=True to enable it."
+)
+_RETRYABLE_STATUS = frozenset({408, 409, 429})
+_MAX_UPSTREAM_MESSAGE = 500
+# OpenAI keys and ephemeral secrets: never echoed, even in the masked form OpenAI uses.
+_KEY_PATTERN = re.compile(r"\b(sk|ek|rk)[-_][A-Za-z0-9_\-*.]{3,}")
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+_optional_text = attrs.field(
+    default=None,
+    converter=_blank_to_none,
+    validator=attrs.validators.optional(attrs.validators.instance_of(str)),
+)
+
+
+@attrs.frozen
+class CreateClientSecretRequest:
+    """What a caller may ask of a minted session; every field is optional.
+
+    On the wire (JSON from browsers) the names are camelCase: ``model``, ``voice``,
+    ``instructions``, ``language``, ``voiceAccent``, ``voiceTone``, ``apiKey``. Blank
+    strings count as unset. ``api_key`` is never shown by ``repr``.
+    """
+
+    model: str | None = _optional_text
+    voice: str | None = _optional_text
+    instructions: str | None = _optional_text
+    language: str | None = _optional_text
+    voice_accent: str | None = _optional_text
+    voice_tone: str | None = _optional_text
+    api_key: str | None = attrs.field(
+        default=None,
+        converter=_blank_to_none,
+        validator=attrs.validators.optional(attrs.validators.instance_of(str)),
+        repr=lambda value: "None" if value is None else "'***'",
+    )
+
+    @classmethod
+    def from_wire(cls, data: object) -> CreateClientSecretRequest:
+        """Read the camelCase JSON body a client sent. Unknown keys are ignored.
+
+        Raises:
+            InvalidRequestError: The body is not an object, or a field is not a string.
+        """
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            msg = 'The request body must be a JSON object, such as {"model": "gpt-realtime"}.'
+            raise InvalidRequestError(msg)
+        try:
+            return _converter.structure(data, cls)
+        except cattrs.ClassValidationError as error:
+            problems = "; ".join(_describe(error))
+            raise InvalidRequestError(f"Invalid client-secret request: {problems}") from None
+
+    def to_wire(self) -> dict[str, str]:
+        """The camelCase JSON form, without unset fields."""
+        data: dict[str, str] = _converter.unstructure(self)
+        return data
+
+
+def _describe(group: cattrs.ClassValidationError) -> list[str]:
+    with_notes, others = group.group_exceptions()
+    problems = [f"{_WIRE_NAMES.get(note.name, note.name)!r} {error}" for error, note in with_notes]
+    return problems + [str(error) for error in others]
+
+
+def _structure_text(value: object, _: type) -> str:
+    if not isinstance(value, str):
+        msg = f"must be a string or null, not {_json_type(value)}."
+        raise TypeError(msg)
+    return value
+
+
+def _json_type(value: object) -> str:
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        list: "an array",
+        dict: "an object",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+_WIRE_NAMES = {"voice_accent": "voiceAccent", "voice_tone": "voiceTone", "api_key": "apiKey"}
+_converter = cattrs.Converter()
+_converter.register_structure_hook(str, _structure_text)
+_converter.register_structure_hook(
+    CreateClientSecretRequest,
+    make_dict_structure_fn(
+        CreateClientSecretRequest,
+        _converter,
+        **{name: override(rename=wire) for name, wire in _WIRE_NAMES.items()},  # type: ignore[arg-type]
+    ),
+)
+_converter.register_unstructure_hook(
+    CreateClientSecretRequest,
+    make_dict_unstructure_fn(
+        CreateClientSecretRequest,
+        _converter,
+        _cattrs_omit_if_default=True,
+        **{name: override(rename=wire) for name, wire in _WIRE_NAMES.items()},  # type: ignore[arg-type]
+    ),
+)
+
+
+@attrs.frozen(repr=False)
+class RealtimeClientSecret:
+    """A minted ephemeral secret (``ek_...``) and the session OpenAI created.
+
+    Attributes:
+        value: The secret a browser uses to open its WebRTC session.
+        expires_at: When it expires, in Unix seconds (``None`` if OpenAI sent none).
+        session: The session configuration OpenAI answered with.
+    """
+
+    value: str
+    expires_at: int | None = None
+    session: Mapping[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"RealtimeClientSecret(value='***', expires_at={self.expires_at!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the HTTP route answers: ``{"value", "expires_at"}``."""
+        return {"value": self.value, "expires_at": self.expires_at}
+
+
+@attrs.frozen(repr=False)
+class ClientSecretUpstreamRequest:
+    """The upstream call, fully decided: URL, headers and JSON body.
+
+    ``repr`` hides the headers, which carry the API key.
+    """
+
+    url: str
+    headers: Mapping[str, str]
+    body: Mapping[str, Any]
+    secrets: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"ClientSecretUpstreamRequest(url={self.url!r}, body={self.body!r})"
+
+    def to_httpx(self, timeout: float) -> httpx.Request:
+        """An ``httpx.Request`` that gives up after ``timeout`` seconds per phase."""
+        return httpx.Request(
+            "POST",
+            self.url,
+            headers=dict(self.headers),
+            content=json.dumps(self.body).encode(),
+            extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+        )
+
+
+def _resolve_api_key(options: NavaiVoiceBackendOptions, request: CreateClientSecretRequest) -> str:
+    # The server's key always wins; a request key is then ignored, never forwarded.
+    if options.openai_api_key:
+        return options.openai_api_key
+    if request.api_key:
+        if not options.allow_api_key_from_request:
+            raise RequestApiKeyDisabledError(_REQUEST_KEY_DISABLED)
+        return request.api_key
+    raise MissingApiKeyError(_MISSING_KEY)
+
+
+def _check_policy(name: str, value: str, allowed: frozenset[str] | None) -> None:
+    if allowed is not None and value not in allowed:
+        choices = ", ".join(sorted(allowed)) or "(none)"
+        msg = f"The {name} {value!r} is not allowed on this server. Allowed: {choices}."
+        raise PolicyViolationError(msg)
+
+
+def build_client_secret_request(
+    options: NavaiVoiceBackendOptions,
+    request: CreateClientSecretRequest | None = None,
+) -> ClientSecretUpstreamRequest:
+    """Decide the upstream call for a mint, with no IO.
+
+    Args:
+        options: The server's options.
+        request: What the caller asked for; defaults apply to what it leaves unset.
+
+    Returns:
+        The URL, headers (with the key) and JSON body to send to OpenAI.
+
+    Raises:
+        MissingApiKeyError: No key at all (401).
+        RequestApiKeyDisabledError: The request sent a key and the server has none and
+            does not accept request keys (403).
+        PolicyViolationError: The model or voice is outside ``allowed_models`` /
+            ``allowed_voices`` (403).
+    """
+    request = request or CreateClientSecretRequest()
+    api_key = _resolve_api_key(options, request)
+    model = request.model or options.default_model
+    voice = request.voice or options.default_voice
+    _check_policy("model", model, options.allowed_models)
+    _check_policy("voice", voice, options.allowed_voices)
+    instructions = build_session_instructions(
+        options.default_instructions,
+        instructions=request.instructions,
+        language=request.language,
+        voice_accent=request.voice_accent,
+        voice_tone=request.voice_tone,
+        default_language=options.default_language,
+        default_voice_accent=options.default_voice_accent,
+        default_voice_tone=options.default_voice_tone,
+    )
+    headers = {
+        "Authorization": f"Bearer {api_key}",
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
+    if options.openai_organization:
+        headers["OpenAI-Organization"] = options.openai_organization
+    if options.openai_project:
+        headers["OpenAI-Project"] = options.openai_project
+    body = {
+        "expires_after": {"anchor": "created_at", "seconds": options.client_secret_ttl_seconds},
+        "session": {
+            "type": "realtime",
+            "model": model,
+            "instructions": instructions,
+            "audio": {"output": {"voice": voice}},
+        },
+    }
+    return ClientSecretUpstreamRequest(
+        url=options.client_secrets_url, headers=headers, body=body, secrets=(api_key,)
+    )
+
+
+def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return _KEY_PATTERN.sub(lambda match: f"{match.group(1)}-***", text)
+
+
+def _upstream_error(status: int, detail: str, secrets: tuple[str, ...] = ()) -> UpstreamError:
+    detail = _redact(detail, secrets)
+    if len(detail) > _MAX_UPSTREAM_MESSAGE:
+        detail = detail[:_MAX_UPSTREAM_MESSAGE] + "..."
+    # An upstream 4xx is the caller's to fix and keeps its status; the rest is a bad gateway.
+    http_status = status if 400 <= status < 500 else 502  # noqa: PLR2004
+    return UpstreamError(
+        f"OpenAI client_secrets failed ({status}): {detail}",
+        status_code=http_status,
+        upstream_status=status,
+    )
+
+
+def _error_detail(status: int, content: bytes) -> str:
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+    text = content.decode("utf-8", "replace").strip()
+    if text:
+        return text
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "no message"
+
+
+def parse_client_secret_response(
+    status_code: int, content: bytes, *, secrets: tuple[str, ...] = ()
+) -> RealtimeClientSecret:
+    """Turn OpenAI's answer into a :class:`RealtimeClientSecret`, with no IO.
+
+    Args:
+        status_code: The upstream HTTP status.
+        content: The upstream body.
+        secrets: Strings to scrub from any error message (the key that was sent).
+
+    Raises:
+        UpstreamError: OpenAI answered an error (4xx kept, else 502), or its answer is
+            not JSON or has no ``value``.
+    """
+    if status_code >= 400:  # noqa: PLR2004
+        raise _upstream_error(status_code, _error_detail(status_code, content), secrets)
+    try:
+        data = json.loads(content)
+    except ValueError:
+        raise _upstream_error(status_code, "the answer is not valid JSON.", secrets) from None
+    value = data.get("value") if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value:
+        raise _upstream_error(status_code, "the answer has no client secret 'value'.", secrets)
+    expires_at = data.get("expires_at")
+    session = data.get("session")
+    return RealtimeClientSecret(
+        value=value,
+        expires_at=expires_at if isinstance(expires_at, int) else None,
+        session=session if isinstance(session, dict) else None,
+    )
+
+
+# --- the retry flow, shared by both drivers ------------------------------------------------
+
+
+@attrs.frozen
+class _Send:
+    request: httpx.Request
+    timeout: float
+
+
+@attrs.frozen
+class _Sleep:
+    seconds: float
+
+
+@attrs.frozen
+class _Answer:
+    """What came back: all the flow needs of a response, read within the deadline."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+
+_Outcome: TypeAlias = "_Answer | httpx.TransportError | None"
+_Flow: TypeAlias = Generator["_Send | _Sleep", _Outcome, RealtimeClientSecret]
+
+
+def _is_retryable(status: int) -> bool:
+    return status in _RETRYABLE_STATUS or status >= 500  # noqa: PLR2004
+
+
+def _retry_after(response: _Answer) -> float | None:
+    raw = response.headers.get("retry-after-ms")
+    scale = 1000.0
+    if raw is None:
+        raw, scale = response.headers.get("retry-after"), 1.0
+    try:
+        seconds = float(raw) / scale if raw is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare from OpenAI; fall back to our own backoff
+    return seconds if seconds is not None and seconds >= 0 else None
+
+
+def _mint_flow(
+    options: NavaiVoiceBackendOptions,
+    request: CreateClientSecretRequest | Mapping[str, Any] | None,
+    clock: Callable[[], float] = time.monotonic,
+) -> _Flow:
+    if request is not None and not isinstance(request, CreateClientSecretRequest):
+        request = CreateClientSecretRequest.from_wire(request)
+    upstream = build_client_secret_request(options, request)
+    timeout = options.openai_timeout_seconds
+    deadline = clock() + timeout
+    policy = options.retry
+    timed_out = UpstreamTimeoutError(
+        f"OpenAI client_secrets failed (504): no answer within {timeout:g} seconds. "
+        "Check that OpenAI (or OPENAI_BASE_URL) is reachable, or raise NAVAI_OPENAI_TIMEOUT.",
+        upstream_status=None,
+    )
+    for attempt in range(1, policy.max_attempts + 1):
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise timed_out
+        outcome = yield _Send(upstream.to_httpx(remaining), remaining)
+        wait: float | None = None
+        if isinstance(outcome, httpx.TimeoutException):
+            raise timed_out
+        if isinstance(outcome, httpx.TransportError):
+            url = httpx.URL(upstream.url)  # never the user:password@ of a proxy URL
+            host = f"{url.host}:{url.port}" if url.port else url.host
+            failure = UpstreamError(
+                f"OpenAI client_secrets failed (502): could not connect to {host}: "
+                f"{_redact(str(outcome) or type(outcome).__name__, upstream.secrets)}",
+                upstream_status=None,
+            )
+        else:
+            assert outcome is not None
+            if not _is_retryable(outcome.status_code):
+                return parse_client_secret_response(
+                    outcome.status_code, outcome.content, secrets=upstream.secrets
+                )
+            failure = _upstream_error(
+                outcome.status_code,
+                _error_detail(outcome.status_code, outcome.content),
+                upstream.secrets,
+            )
+            wait = _retry_after(outcome)
+        if attempt == policy.max_attempts:
+            raise failure
+        wait = policy.backoff(attempt) if wait is None else wait
+        if clock() + wait >= deadline:
+            # Waiting would outlast the timeout: answer now with what OpenAI said.
+            raise failure
+        logger.warning(
+            "OpenAI client_secrets attempt %d of %d failed (%s); retrying in %.2f s.",
+            attempt,
+            policy.max_attempts,
+            failure.message,
+            wait,
+        )
+        yield _Sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- drivers: the only code that does IO ------------------------------------------------------
+
+
+def create_realtime_client_secret(
+    options: NavaiVoiceBackendOptions,
+    request: CreateClientSecretRequest | Mapping[str, Any] | None = None,
+    *,
+    client: httpx.Client | None = None,
+) -> RealtimeClientSecret:
+    """Mint an ephemeral Realtime client secret (blocking; for scripts and WSGI).
+
+    Args:
+        options: The server's options (key, defaults, TTL, timeout, retries).
+        request: What the caller asked for, as a :class:`CreateClientSecretRequest` or
+            its camelCase JSON form.
+        client: A client to reuse; one is opened and closed for this call when None.
+            Servers should pass one, so connections are pooled.
+
+    Returns:
+        The secret, its expiry and the session OpenAI created.
+
+    Raises:
+        MissingApiKeyError: No key (401).
+        RequestApiKeyDisabledError: Request key refused (403).
+        InvalidRequestError: A request field has the wrong type (400).
+        UpstreamError: OpenAI failed, after retries (its 4xx status, else 502).
+        UpstreamTimeoutError: OpenAI did not answer within the timeout (504).
+    """
+    flow = _mint_flow(options, request)
+    if client is None:
+        with httpx.Client() as own_client:
+            return _drive(flow, own_client)
+    return _drive(flow, client)
+
+
+def _send(client: httpx.Client, step: _Send) -> _Answer:
+    # httpx bounds each read, not the whole answer: check the deadline between chunks,
+    # so an answer trickling in cannot outlast the timeout by more than one read.
+    deadline = time.monotonic() + step.timeout
+    response = client.send(step.request, stream=True)
+    try:
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout("no complete answer in time", request=step.request)
+        return _Answer(response.status_code, response.headers, bytes(body))
+    finally:
+        response.close()
+
+
+async def _asend(client: httpx.AsyncClient, step: _Send) -> _Answer:
+    response = await client.send(step.request, stream=True)
+    try:
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+        return _Answer(response.status_code, response.headers, bytes(body))
+    finally:
+        await response.aclose()
+
+
+def _drive(flow: _Flow, client: httpx.Client) -> RealtimeClientSecret:
+    outcome: _Outcome = None
+    try:
+        while True:
+            step = flow.send(outcome)
+            if isinstance(step, _Sleep):
+                time.sleep(step.seconds)
+                outcome = None
+                continue
+            try:
+                outcome = _send(client, step)
+            except httpx.TransportError as error:
+                outcome = error
+    except StopIteration as done:
+        result: RealtimeClientSecret = done.value
+        return result
+
+
+async def acreate_realtime_client_secret(
+    options: NavaiVoiceBackendOptions,
+    request: CreateClientSecretRequest | Mapping[str, Any] | None = None,
+    *,
+    client: httpx.AsyncClient | None = None,
+) -> RealtimeClientSecret:
+    """Mint an ephemeral Realtime client secret, asynchronously; for servers.
+
+    The async twin of :func:`create_realtime_client_secret`: same arguments, result and
+    errors; ``client`` is an ``httpx.AsyncClient``.
+    """
+    flow = _mint_flow(options, request)
+    if client is None:
+        async with httpx.AsyncClient() as own_client:
+            return await _adrive(flow, own_client)
+    return await _adrive(flow, client)
+
+
+async def _adrive(flow: _Flow, client: httpx.AsyncClient) -> RealtimeClientSecret:
+    outcome: _Outcome = None
+    try:
+        while True:
+            step = flow.send(outcome)
+            if isinstance(step, _Sleep):
+                await asyncio.sleep(step.seconds)
+                outcome = None
+                continue
+            try:
+                # httpx times out per phase; this bounds the whole attempt, slow drips too.
+                outcome = await asyncio.wait_for(_asend(client, step), step.timeout)
+            except asyncio.TimeoutError:
+                outcome = httpx.ReadTimeout("no answer in time", request=step.request)
+            except httpx.TransportError as error:
+                outcome = error
+    except StopIteration as done:
+        result: RealtimeClientSecret = done.value
+        return result

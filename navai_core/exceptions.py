@@ -1,0 +1,235 @@
+"""Every error NAVAI raises on purpose.
+
+Each class carries ``status_code``: the HTTP status the HTTP layer answers with.
+The adapters map errors by that hint alone (as h11's ``error_status_hint``), so a
+new error needs no table of special cases anywhere else. Classes also subclass the
+standard library exception that means the same thing (``ValueError``,
+``LookupError``, ``TimeoutError``, ``PermissionError``), so plain ``except``
+clauses keep working.
+
+Messages say what was wrong and how to fix it, and never contain an API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AuthorizationError",
+    "FunctionExecutionError",
+    "FunctionTimeoutError",
+    "InvalidArgumentsError",
+    "InvalidOptionError",
+    "InvalidRequestError",
+    "MissingApiKeyError",
+    "NavaiError",
+    "PolicyViolationError",
+    "RequestApiKeyDisabledError",
+    "ResultNotSerializableError",
+    "ToolError",
+    "UnknownFunctionError",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+]
+
+
+class NavaiError(Exception):
+    """Base class of every error NAVAI raises on purpose.
+
+    Attributes:
+        status_code: The HTTP status an HTTP layer should answer with.
+    """
+
+    status_code: int = 500
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- configuration and requests ----------------------------------------------------------
+
+
+class InvalidOptionError(NavaiError, ValueError):
+    """An option (or the environment variable behind it) has a value NAVAI cannot use.
+
+    Raised when options are built, never later, so a misconfigured server fails at start.
+
+    Attributes:
+        option: The option's name (``client_secret_ttl_seconds``).
+        variable: The environment variable it came from, when it came from one.
+        value: The offending value, as given.
+    """
+
+    status_code = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        option: str | None = None,
+        variable: str | None = None,
+        value: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.option = option
+        self.variable = variable
+        self.value = value
+
+
+class InvalidRequestError(NavaiError, ValueError):
+    """A request to NAVAI is malformed: wrong JSON, a field of the wrong type, too large."""
+
+    status_code = 400
+
+
+class AuthorizationError(NavaiError, PermissionError):
+    """Raise from an ``authorize`` hook to refuse a request (401 unless told otherwise).
+
+    Example: ``raise AuthorizationError("Send a valid session cookie.", status_code=401)``.
+    A hook that returns ``False`` gets a 403 with a generic message instead.
+    """
+
+    status_code = 401
+
+
+class PolicyViolationError(NavaiError, PermissionError):
+    """A request asks for something the server's policy does not allow (a model, a voice)."""
+
+    status_code = 403
+
+
+# --- minting -----------------------------------------------------------------------------
+
+
+class MissingApiKeyError(NavaiError, PermissionError):
+    """Neither the server nor (where allowed) the request provides an OpenAI API key."""
+
+    status_code = 401
+
+
+class RequestApiKeyDisabledError(NavaiError, PermissionError):
+    """The request sent ``apiKey`` but the server does not accept keys from requests."""
+
+    status_code = 403
+
+
+class UpstreamError(NavaiError):
+    """OpenAI answered with an error, broken JSON, or could not be reached.
+
+    ``status_code`` keeps an upstream 4xx as is and turns everything else into 502.
+
+    Attributes:
+        upstream_status: The status OpenAI answered with, or ``None`` when it did not answer.
+    """
+
+    status_code = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        upstream_status: int | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.upstream_status = upstream_status
+
+
+class UpstreamTimeoutError(UpstreamError, TimeoutError):
+    """OpenAI did not answer within ``openai_timeout_seconds`` (retries included)."""
+
+    status_code = 504
+
+
+# --- backend functions -------------------------------------------------------------------
+
+
+class UnknownFunctionError(NavaiError, LookupError):
+    """No function of that name is in the registry.
+
+    Attributes:
+        function_name: The name that was asked for.
+        available: The names that are in the registry.
+    """
+
+    status_code = 404
+
+    def __init__(self, function_name: str, available: Sequence[str]) -> None:
+        super().__init__("Unknown or disallowed function.")
+        self.function_name = function_name
+        self.available = list(available)
+
+
+class InvalidArgumentsError(NavaiError, ValueError):
+    """The payload does not fit the function's parameters.
+
+    Attributes:
+        function_name: The function that was called.
+        parameter: The parameter at fault (a path such as ``items[0].id``), if one is.
+        reason: Why the value was refused.
+    """
+
+    status_code = 400
+
+    def __init__(self, function_name: str, reason: str, *, parameter: str | None = None) -> None:
+        where = f"parameter {parameter!r}: " if parameter else ""
+        super().__init__(f"Invalid arguments for {function_name!r}: {where}{reason}")
+        self.function_name = function_name
+        self.parameter = parameter
+        self.reason = reason
+
+
+class ToolError(NavaiError):
+    """Raise this from a backend function to fail with a message meant for the caller.
+
+    Its message is always sent back as ``details``, even when the server masks the
+    messages of other exceptions.
+    """
+
+    status_code = 200
+
+
+class FunctionExecutionError(NavaiError):
+    """A backend function raised. Over HTTP this is ``200`` with ``ok: false``.
+
+    Attributes:
+        function_name: The function that failed.
+        details: The message sent back to the caller (masked when the server says so).
+    """
+
+    status_code = 200
+
+    def __init__(self, function_name: str, details: str) -> None:
+        super().__init__(f"Function {function_name!r} failed: {details}")
+        self.function_name = function_name
+        self.details = details
+
+
+class ResultNotSerializableError(FunctionExecutionError, TypeError):
+    """A backend function returned something that cannot be turned into JSON."""
+
+
+class FunctionTimeoutError(NavaiError, TimeoutError):
+    """A backend function did not finish within its timeout.
+
+    Attributes:
+        function_name: The function that timed out.
+        timeout_seconds: The timeout it had.
+    """
+
+    status_code = 504
+
+    def __init__(self, function_name: str, timeout_seconds: float) -> None:
+        super().__init__(
+            f"Function {function_name!r} did not finish within {timeout_seconds:g} seconds. "
+            "Make it faster, or raise its timeout with @navai_function(timeout=...) "
+            "or NAVAI_FUNCTION_TIMEOUT."
+        )
+        self.function_name = function_name
+        self.timeout_seconds = timeout_seconds
