@@ -105,8 +105,11 @@ def _instructions(value: str | None) -> str:
     return _optional_text(value) or DEFAULT_INSTRUCTIONS
 
 
-def _base_url(value: str | None) -> str:
-    text = _optional_text(value) or DEFAULT_BASE_URL
+def _base_url(value: object) -> object:
+    # Non-strings pass through untouched, for the validator to name the field.
+    text = _optional_text(value) if isinstance(value, str) else value
+    if text is None:
+        return DEFAULT_BASE_URL
     return text.rstrip("/") if isinstance(text, str) else text
 
 

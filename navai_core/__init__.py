@@ -1,0 +1,55 @@
+"""NAVAI for Python: the core of a backend for OpenAI Realtime voice agents.
+
+It mints short-lived client secrets (so browsers never hold the OpenAI key), turns
+Python functions in configured folders into tools, and runs them validated. No web
+framework is imported here; :mod:`navai_adapters` puts this core behind HTTP.
+"""
+
+from __future__ import annotations
+
+from navai_core import exceptions
+from navai_core._functions import (
+    FunctionContext,
+    FunctionDefinition,
+    NavaiFunctionRegistry,
+    load_navai_functions,
+    navai_function,
+)
+from navai_core._instructions import build_session_instructions
+from navai_core._options import (
+    NavaiVoiceBackendOptions,
+    RetryPolicy,
+    get_navai_voice_backend_options_from_env,
+)
+from navai_core._secrets import (
+    ClientSecretUpstreamRequest,
+    CreateClientSecretRequest,
+    RealtimeClientSecret,
+    acreate_realtime_client_secret,
+    build_client_secret_request,
+    create_realtime_client_secret,
+    parse_client_secret_response,
+)
+
+__all__ = [
+    "ClientSecretUpstreamRequest",
+    "CreateClientSecretRequest",
+    "FunctionContext",
+    "FunctionDefinition",
+    "NavaiFunctionRegistry",
+    "NavaiVoiceBackendOptions",
+    "RealtimeClientSecret",
+    "RetryPolicy",
+    "__version__",
+    "acreate_realtime_client_secret",
+    "build_client_secret_request",
+    "build_session_instructions",
+    "create_realtime_client_secret",
+    "exceptions",
+    "get_navai_voice_backend_options_from_env",
+    "load_navai_functions",
+    "navai_function",
+    "parse_client_secret_response",
+]
+
+__version__ = "0.1.0"
