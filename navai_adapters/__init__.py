@@ -1,0 +1,34 @@
+"""Thin adapters serving :mod:`navai_core` over HTTP.
+
+* :mod:`navai_adapters.starlette`: a Starlette app, or routes added to your Starlette or
+  FastAPI app (needs the ``starlette`` extra).
+* :mod:`navai_adapters.wsgi`: a WSGI callable for gunicorn, waitress, Flask or Django.
+
+Both translate requests for :class:`NavaiHttpHandler`, the one place where routes,
+limits, JSON and status codes are decided. Write an adapter for another framework the
+same way: build a :class:`NavaiRequest`, call ``handle``/``ahandle``, send the
+:class:`NavaiResponse`.
+"""
+
+from __future__ import annotations
+
+from navai_adapters._config import AuthorizeHook, NavaiServerConfig
+from navai_adapters._http import (
+    BodyTooLargeError,
+    NavaiHttpHandler,
+    NavaiRequest,
+    NavaiResponse,
+    UnsupportedMediaTypeError,
+    build_handler,
+)
+
+__all__ = [
+    "AuthorizeHook",
+    "BodyTooLargeError",
+    "NavaiHttpHandler",
+    "NavaiRequest",
+    "NavaiResponse",
+    "NavaiServerConfig",
+    "UnsupportedMediaTypeError",
+    "build_handler",
+]

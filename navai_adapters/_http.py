@@ -1,0 +1,453 @@
+"""The framework-neutral HTTP layer: request in, response out.
+
+Everything HTTP-shaped that NAVAI decides lives here, once: routing, methods, body
+limits, JSON parsing, the status table of the contract, error bodies, and the calls
+into :mod:`navai_core`. The Starlette and WSGI adapters only translate their
+framework's request into a :class:`NavaiRequest` and a :class:`NavaiResponse` back.
+
+:meth:`NavaiHttpHandler.handle` and :meth:`NavaiHttpHandler.ahandle` are the sync and
+async drivers; they differ only in how they wait for the core (minting and running a
+function), as httpx's ``Client`` and ``AsyncClient`` do.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from typing import Any, Final, Literal
+
+import attrs
+import httpx
+import msgspec
+from navai_core import (
+    CreateClientSecretRequest,
+    FunctionContext,
+    NavaiFunctionRegistry,
+    NavaiVoiceBackendOptions,
+    acreate_realtime_client_secret,
+    create_realtime_client_secret,
+    load_navai_functions,
+)
+from navai_core.exceptions import (
+    AuthorizationError,
+    FunctionExecutionError,
+    FunctionTimeoutError,
+    InvalidArgumentsError,
+    InvalidRequestError,
+    NavaiError,
+    UnknownFunctionError,
+)
+
+from navai_adapters._config import NavaiServerConfig
+
+__all__ = [
+    "BodyTooLargeError",
+    "NavaiHttpHandler",
+    "NavaiRequest",
+    "NavaiResponse",
+    "RouteName",
+    "UnsupportedMediaTypeError",
+    "build_handler",
+]
+
+logger = logging.getLogger("navai")
+
+RouteName = Literal["client_secret", "functions_list", "functions_execute"]
+
+_JSON_HEADERS: Final = (("content-type", "application/json"),)
+_NO_STORE_HEADERS: Final = (("content-type", "application/json"), ("cache-control", "no-store"))
+_ROUTE_METHODS: Final[dict[RouteName, str]] = {
+    "client_secret": "POST",
+    "functions_list": "GET",
+    "functions_execute": "POST",
+}
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class BodyTooLargeError(InvalidRequestError):
+    """The request body is larger than ``max_body_bytes`` (413)."""
+
+    status_code = 413
+
+
+class UnsupportedMediaTypeError(InvalidRequestError):
+    """A body was sent with a ``Content-Type`` other than JSON (415).
+
+    Requiring ``application/json`` also means a cross-site form cannot post to the
+    routes without a CORS preflight.
+    """
+
+    status_code = 415
+
+
+@attrs.frozen
+class NavaiRequest:
+    """One HTTP request, as the adapters hand it over.
+
+    Attributes:
+        method: ``GET``, ``POST``, ... (upper case).
+        path: The URL path, without the query string.
+        headers: The request headers, case-insensitive.
+        body: The body bytes, already read within the size limit.
+        native: The framework's own request object (Starlette ``Request``, WSGI
+            ``environ``), handed to backend functions through ``FunctionContext``.
+        route: Which NAVAI route matched; set by the handler before ``authorize``.
+    """
+
+    method: str
+    path: str
+    headers: httpx.Headers = attrs.field(factory=httpx.Headers)
+    body: bytes = b""
+    native: Any = attrs.field(default=None, repr=False)
+    route: RouteName | None = None
+
+
+@attrs.frozen
+class NavaiResponse:
+    """One HTTP response: status, headers and a JSON body (already encoded)."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = _JSON_HEADERS
+
+    @classmethod
+    def json(
+        cls,
+        status: int,
+        data: object,
+        headers: tuple[tuple[str, str], ...] = _JSON_HEADERS,
+    ) -> NavaiResponse:
+        """Encode ``data`` as the JSON body."""
+        return cls(status, _encode(data), headers)
+
+    @classmethod
+    def error(cls, status: int, message: str, **extra: object) -> NavaiResponse:
+        """The error shape every route uses: ``{"error": message, ...}``."""
+        return cls.json(status, {"error": message, **extra})
+
+
+@attrs.frozen
+class _Mint:
+    request: CreateClientSecretRequest
+
+
+@attrs.frozen
+class _Execute:
+    function_name: str
+    payload: dict[str, Any] | None
+    context: FunctionContext
+
+
+_Plan = _Mint | _Execute | NavaiResponse
+
+
+class NavaiHttpHandler:
+    """Serves NAVAI's routes for any framework, through :meth:`handle` or :meth:`ahandle`.
+
+    Args:
+        options: Minting options (key, defaults, TTL, upstream).
+        registry: The backend functions; ``None`` when the functions routes are off.
+        config: Paths, limits and the ``authorize`` hook.
+    """
+
+    def __init__(
+        self,
+        options: NavaiVoiceBackendOptions,
+        registry: NavaiFunctionRegistry | None,
+        config: NavaiServerConfig,
+    ) -> None:
+        self.options = options
+        self.registry = registry
+        self.config = config
+        self.max_body_bytes = config.max_body_bytes
+        self._routes: dict[str, RouteName] = {config.client_secret_path: "client_secret"}
+        if registry is not None:
+            self._routes[config.functions_list_path] = "functions_list"
+            self._routes[config.functions_execute_path] = "functions_execute"
+        self._listing: tuple[object, bytes] | None = None
+
+    # --- routing and bodies: pure -------------------------------------------------------
+
+    def routes(self) -> list[str]:
+        """The paths this handler serves."""
+        return list(self._routes)
+
+    def match(self, path: str) -> RouteName | None:
+        """The NAVAI route at ``path``, or ``None`` when the path is not NAVAI's."""
+        return self._routes.get(path)
+
+    def check_declared_length(self, content_length: str | None) -> NavaiResponse | None:
+        """A 413 (or 400) answer when ``Content-Length`` alone rules the body out."""
+        if content_length is None:
+            return None
+        try:
+            length = int(content_length)
+        except ValueError:
+            return NavaiResponse.error(400, "Content-Length must be a whole number.")
+        if length < 0:
+            return NavaiResponse.error(400, "Content-Length must be a whole number.")
+        if length > self.max_body_bytes:
+            return self._too_large()
+        return None
+
+    def _too_large(self) -> NavaiResponse:
+        return NavaiResponse.error(
+            413,
+            f"Request body is larger than {self.max_body_bytes} bytes "
+            "(raise NAVAI_MAX_BODY_BYTES to allow more).",
+        )
+
+    def read_body(self, chunks: Iterable[bytes]) -> bytes:
+        """Join body chunks, stopping as soon as they pass the limit.
+
+        Raises:
+            BodyTooLargeError: The body is over ``max_body_bytes``.
+        """
+        parts: list[bytes] = []
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise BodyTooLargeError(self._too_large().body.decode())
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def aread_body(self, chunks: AsyncIterable[bytes]) -> bytes:
+        """Async twin of :meth:`read_body`."""
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise BodyTooLargeError(self._too_large().body.decode())
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def body_too_large(self) -> NavaiResponse:
+        """The 413 answer, for adapters that catch :class:`BodyTooLargeError`."""
+        return self._too_large()
+
+    def _plan(self, request: NavaiRequest) -> _Plan:
+        """Decide what the request asks for, or answer it at once (errors, listing)."""
+        route = request.route
+        assert route is not None
+        if route == "functions_list":
+            return NavaiResponse(200, self._listing_body())
+        try:
+            data = self._json_object(request)
+            if route == "client_secret":
+                return _Mint(CreateClientSecretRequest.from_wire(data))
+            return self._execute_plan(data, request)
+        except InvalidRequestError as error:
+            return NavaiResponse.error(error.status_code, error.message)
+
+    def _json_object(self, request: NavaiRequest) -> dict[str, Any]:
+        body = request.body
+        if not body.strip():
+            return {}
+        content_type = request.headers.get("content-type", "application/json")
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            msg = f"Content-Type must be application/json, not {media_type or 'empty'!r}."
+            raise UnsupportedMediaTypeError(msg)
+        try:
+            data = _decode(body)
+        except (msgspec.DecodeError, RecursionError):
+            msg = "Request body is not valid JSON. Send a JSON object."
+            raise InvalidRequestError(msg) from None
+        if not isinstance(data, dict):
+            msg = "Request body must be a JSON object."
+            raise InvalidRequestError(msg)
+        return data
+
+    def _execute_plan(self, data: dict[str, Any], request: NavaiRequest) -> _Plan:
+        name = data.get("function_name")
+        if not isinstance(name, str) or not name.strip():
+            return NavaiResponse.error(400, "function_name is required.")
+        payload = data.get("payload")
+        if payload is not None and not isinstance(payload, dict):
+            return NavaiResponse.error(400, "payload must be a JSON object or null.")
+        name = name.strip()
+        context = FunctionContext(
+            function_name=name, headers=request.headers, request=request.native
+        )
+        return _Execute(name, payload, context)
+
+    def _listing_body(self) -> bytes:
+        # The registry's items only change on reload: encode them once per snapshot.
+        registry = self.registry
+        assert registry is not None
+        items = registry.items
+        cached = self._listing
+        if cached is None or cached[0] is not items:
+            body = _encode(
+                {"items": [item.to_dict() for item in items], "warnings": list(registry.warnings)}
+            )
+            self._listing = cached = (items, body)
+        return cached[1]
+
+    # --- turning results and errors into responses: pure ---------------------------------
+
+    def _executed(self, plan: _Execute, result: object) -> NavaiResponse:
+        registry = self.registry
+        assert registry is not None
+        definition = registry.get(plan.function_name)
+        name, source = (
+            (definition.name, definition.source) if definition else (plan.function_name, "")
+        )
+        return NavaiResponse.json(
+            200, {"ok": True, "function_name": name, "source": source, "result": result}
+        )
+
+    def _failed(self, plan: _Mint | _Execute, error: NavaiError) -> NavaiResponse:
+        if isinstance(plan, _Mint) or isinstance(error, AuthorizationError):
+            return NavaiResponse.error(error.status_code, error.message)
+        if isinstance(error, UnknownFunctionError):
+            return NavaiResponse.error(
+                404, "Unknown or disallowed function.", available_functions=error.available
+            )
+        name = getattr(error, "function_name", plan.function_name)
+        if isinstance(error, FunctionExecutionError):
+            body = {"error": "Function execution failed.", "details": error.details}
+        elif isinstance(error, InvalidArgumentsError):
+            body = {"error": "Invalid arguments.", "details": error.message}
+        elif isinstance(error, FunctionTimeoutError):
+            body = {"error": "Function timed out.", "details": error.message}
+        else:
+            return NavaiResponse.error(error.status_code, error.message)
+        return NavaiResponse.json(error.status_code, {"ok": False, "function_name": name, **body})
+
+    def _route(self, request: NavaiRequest) -> NavaiRequest | NavaiResponse:
+        route = self.match(request.path)
+        if route is None:
+            return NavaiResponse.error(404, f"Not found: {request.path}")
+        allowed = _ROUTE_METHODS[route]
+        if request.method != allowed:
+            message = f"Method {request.method} is not allowed on {request.path}. Use {allowed}."
+            return NavaiResponse.json(405, {"error": message}, (*_JSON_HEADERS, ("allow", allowed)))
+        return attrs.evolve(request, route=route)
+
+    def _refused(self, verdict: object) -> NavaiResponse | None:
+        if verdict is False:
+            return NavaiResponse.error(403, "This request is not authorized.")
+        return None
+
+    # --- drivers -----------------------------------------------------------------------------
+
+    def handle(self, request: NavaiRequest, *, client: httpx.Client) -> NavaiResponse:
+        """Answer ``request`` (blocking; for WSGI servers).
+
+        Args:
+            request: The request, body read.
+            client: The pooled client minting goes through.
+        """
+        routed = self._route(request)
+        if isinstance(routed, NavaiResponse):
+            return routed
+        plan: _Plan | None = None
+        try:
+            if self.config.authorize is not None:
+                verdict = self.config.authorize(routed)
+                if inspect.isawaitable(verdict):
+                    _reject_async_hook(verdict)
+                if refused := self._refused(verdict):
+                    return refused
+            plan = self._plan(routed)
+            if isinstance(plan, _Mint):
+                secret = create_realtime_client_secret(self.options, plan.request, client=client)
+                return NavaiResponse.json(200, secret.to_dict(), _NO_STORE_HEADERS)
+            if isinstance(plan, _Execute):
+                registry = self.registry
+                assert registry is not None
+                result = registry.execute(plan.function_name, plan.payload, plan.context)
+                return self._executed(plan, result)
+            return plan
+        except NavaiError as error:
+            return self._answer_error(plan, error)
+        except Exception:
+            return _internal_error(routed)
+
+    async def ahandle(self, request: NavaiRequest, *, client: httpx.AsyncClient) -> NavaiResponse:
+        """Answer ``request`` (async; for ASGI servers). Same as :meth:`handle`."""
+        routed = self._route(request)
+        if isinstance(routed, NavaiResponse):
+            return routed
+        plan: _Plan | None = None
+        try:
+            if self.config.authorize is not None:
+                verdict = self.config.authorize(routed)
+                if inspect.isawaitable(verdict):
+                    verdict = await verdict
+                if refused := self._refused(verdict):
+                    return refused
+            plan = self._plan(routed)
+            if isinstance(plan, _Mint):
+                secret = await acreate_realtime_client_secret(
+                    self.options, plan.request, client=client
+                )
+                return NavaiResponse.json(200, secret.to_dict(), _NO_STORE_HEADERS)
+            if isinstance(plan, _Execute):
+                registry = self.registry
+                assert registry is not None
+                result = await registry.aexecute(plan.function_name, plan.payload, plan.context)
+                return self._executed(plan, result)
+            return plan
+        except NavaiError as error:
+            return self._answer_error(plan, error)
+        except Exception:
+            return _internal_error(routed)
+
+    def _answer_error(self, plan: _Plan | None, error: NavaiError) -> NavaiResponse:
+        if plan is None or isinstance(plan, NavaiResponse):  # raised by the authorize hook
+            return NavaiResponse.error(error.status_code, error.message)
+        if error.status_code >= 500:  # noqa: PLR2004
+            logger.warning("%s", error.message)
+        return self._failed(plan, error)
+
+
+def _internal_error(request: NavaiRequest) -> NavaiResponse:
+    # Always called from an `except` block: the traceback goes to the log, not the client.
+    logger.error("Unexpected error serving %s %s", request.method, request.path, exc_info=True)  # noqa: LOG014
+    return NavaiResponse.error(500, "Internal server error. The server log has the details.")
+
+
+def _reject_async_hook(awaitable: object) -> None:
+    close: Callable[[], object] | None = getattr(awaitable, "close", None)
+    if close is not None:
+        close()  # never awaited: close it so Python does not warn about it
+    msg = "The authorize hook must be a plain function under WSGI, not async."
+    raise TypeError(msg)
+
+
+def build_handler(
+    options: NavaiVoiceBackendOptions | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    **config: Any,
+) -> NavaiHttpHandler:
+    """Build the handler both adapters serve: options, config and registry, from env or code.
+
+    Args:
+        options: Minting options; read from ``env`` when None.
+        env: Environment variables; ``os.environ`` when None.
+        **config: :class:`NavaiServerConfig` fields; they win over ``NAVAI_*`` variables.
+
+    Raises:
+        InvalidOptionError: An option or variable has a value that cannot be used.
+    """
+    if options is None:
+        options = NavaiVoiceBackendOptions.from_env(env)
+    server_config = NavaiServerConfig.from_env(env, **config)
+    registry = None
+    if server_config.enable_functions:
+        # The registry logs its own warnings (logger "navai.functions") as it loads.
+        registry = server_config.registry or load_navai_functions(
+            base_dir=server_config.functions_base_dir,
+            folders=server_config.functions_folders,
+            env=env,
+        )
+    if not options.openai_api_key and not options.allow_api_key_from_request:
+        logger.warning("OPENAI_API_KEY is not set: minting client secrets answers 401 until it is.")
+    return NavaiHttpHandler(options, registry, server_config)

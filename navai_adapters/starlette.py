@@ -1,0 +1,215 @@
+"""NAVAI on Starlette (and FastAPI, which is Starlette underneath).
+
+Two ways in:
+
+* :func:`create_app` returns a complete Starlette app serving NAVAI's routes, with
+  CORS when ``cors_origins`` (``NAVAI_CORS_ORIGINS``) is set. ``navai serve`` runs it.
+* :func:`add_navai_routes` adds the routes to an app you already have, Starlette or
+  FastAPI, and returns the :class:`NavaiStarlette` that serves them; enter its
+  :meth:`~NavaiStarlette.lifespan` from your app's lifespan to close its HTTP client.
+
+This module only translates ASGI to :class:`~navai_adapters.NavaiRequest` and back;
+every decision is made by :class:`~navai_adapters.NavaiHttpHandler`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+from navai_core import NavaiVoiceBackendOptions
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from navai_adapters._http import (
+    BodyTooLargeError,
+    NavaiHttpHandler,
+    NavaiRequest,
+    NavaiResponse,
+    build_handler,
+)
+
+__all__ = ["NavaiStarlette", "add_navai_routes", "create_app"]
+
+
+class NavaiStarlette:
+    """The ASGI endpoint behind NAVAI's routes, and the one ``httpx.AsyncClient`` it mints with.
+
+    Args:
+        handler: The framework-neutral handler.
+        client: A client to mint with; one is created (lazily) and owned when None.
+    """
+
+    def __init__(self, handler: NavaiHttpHandler, client: httpx.AsyncClient | None = None) -> None:
+        self.handler = handler
+        self._client = client
+        self._owns_client = client is None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The pooled client minting goes through, for the app's lifetime."""
+        if self._client is None:
+            self._client = _new_async_client()
+        return self._client
+
+    @property
+    def routes(self) -> list[Route]:
+        """Starlette routes for NAVAI's paths, each served by this endpoint."""
+        # An instance (not a function) as endpoint: Starlette hands it raw ASGI.
+        return [Route(path, endpoint=self) for path in self.handler.routes()]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
+        """Open the client at startup, close it (and the registry's workers) at shutdown."""
+        _ = self.client
+        try:
+            yield
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close what this endpoint owns."""
+        if self._client is not None and self._owns_client:
+            await self._client.aclose()
+            self._client = None
+        if self.handler.registry is not None:
+            self.handler.registry.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request: translate, let the handler decide, translate back."""
+        handler = self.handler
+        headers = httpx.Headers(
+            [(key.decode("latin-1"), value.decode("latin-1")) for key, value in scope["headers"]]
+        )
+        early = handler.check_declared_length(headers.get("content-length"))
+        if early is not None:
+            await _send(send, early, close=True)
+            return
+        try:
+            body = await handler.aread_body(_body_chunks(receive))
+        except BodyTooLargeError:
+            await _send(send, handler.body_too_large(), close=True)
+            return
+        except ClientDisconnect:
+            return
+        request = NavaiRequest(
+            method=scope["method"],
+            path=scope["path"],
+            headers=headers,
+            body=body,
+            native=Request(scope),
+        )
+        response = await handler.ahandle(request, client=self.client)
+        await _send(send, response)
+
+
+async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _send(send: Send, response: NavaiResponse, *, close: bool = False) -> None:
+    headers = [(key.encode("latin-1"), value.encode("latin-1")) for key, value in response.headers]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def _new_async_client() -> httpx.AsyncClient:
+    # Minting is on the hot path of every voice session start: keep connections warm.
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+    return httpx.AsyncClient(limits=limits)
+
+
+async def _json_http_error(_request: Request, exc: Exception) -> Response:
+    # Starlette's own 404/405 are plain text; every NAVAI answer is JSON.
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": exc.detail}, exc.status_code, headers=exc.headers)
+
+
+async def _json_server_error(_request: Request, _exc: Exception) -> Response:
+    return JSONResponse({"error": "Internal server error. The server log has the details."}, 500)
+
+
+def add_navai_routes(
+    app: Starlette,
+    options: NavaiVoiceBackendOptions | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    client: httpx.AsyncClient | None = None,
+    **config: Any,
+) -> NavaiStarlette:
+    """Add NAVAI's routes to an existing Starlette or FastAPI app.
+
+    Args:
+        app: The app to add to (``FastAPI()`` works: its router takes Starlette routes).
+        options: Minting options; read from the environment when None.
+        env: Environment variables; ``os.environ`` when None.
+        client: An ``httpx.AsyncClient`` to mint with; one is created when None.
+        **config: :class:`~navai_adapters.NavaiServerConfig` fields (paths, ``authorize``, ...).
+
+    Returns:
+        The endpoint serving the routes. Enter ``navai.lifespan()`` inside your app's
+        lifespan so its client is closed at shutdown.
+    """
+    navai = NavaiStarlette(build_handler(options, env=env, **config), client)
+    app.router.routes.extend(navai.routes)
+    return navai
+
+
+def create_app(
+    options: NavaiVoiceBackendOptions | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    client: httpx.AsyncClient | None = None,
+    **config: Any,
+) -> Starlette:
+    """A Starlette app serving NAVAI's routes, configured from the environment by default.
+
+    Args:
+        options: Minting options; read from the environment when None.
+        env: Environment variables; ``os.environ`` when None.
+        client: An ``httpx.AsyncClient`` to mint with; one is owned by the app when None.
+        **config: :class:`~navai_adapters.NavaiServerConfig` fields; they win over env.
+
+    Returns:
+        The app. ``app.state.navai`` is its :class:`NavaiStarlette`.
+    """
+    navai = NavaiStarlette(build_handler(options, env=env, **config), client)
+    middleware = []
+    origins = navai.handler.config.cors_origins
+    if origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+                max_age=600,
+            )
+        )
+    app = Starlette(
+        routes=navai.routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: _json_http_error, Exception: _json_server_error},
+        lifespan=navai.lifespan,
+    )
+    app.state.navai = navai
+    return app

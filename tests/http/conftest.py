@@ -1,0 +1,105 @@
+"""The contract suite's servers: every test runs against both adapters, really served."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+from navai_adapters import starlette as navai_starlette
+from navai_adapters import wsgi as navai_wsgi
+from navai_core import NavaiVoiceBackendOptions, RetryPolicy
+from tests.fake_openai import FakeOpenAI
+from tests.servers import serve_asgi, serve_wsgi
+
+HERE = Path(__file__).parent
+SERVER_KEY = "sk-server-secret-key-0123456789"
+ADAPTERS = ("starlette", "wsgi")
+FUNCTION_TIMEOUT = "0.5"
+
+
+@attrs.frozen
+class Served:
+    adapter: str
+    url: str
+    client: httpx.Client
+    fake: FakeOpenAI
+
+
+def make_app(adapter: str, options: NavaiVoiceBackendOptions, **config: Any) -> Any:
+    env = {"NAVAI_FUNCTION_TIMEOUT": FUNCTION_TIMEOUT, **config.pop("env", {})}
+    config.setdefault("functions_base_dir", HERE)
+    config.setdefault("functions_folders", "app_functions")
+    factory = navai_starlette.create_app if adapter == "starlette" else navai_wsgi.create_app
+    return factory(options, env=env, **config)
+
+
+@contextlib.contextmanager
+def running(adapter: str, options: NavaiVoiceBackendOptions, **config: Any) -> Iterator[str]:
+    app = make_app(adapter, options, **config)
+    serve = serve_asgi if adapter == "starlette" else serve_wsgi
+    with serve(app) as url:
+        yield url
+
+
+def default_options(fake: FakeOpenAI, **changes: Any) -> NavaiVoiceBackendOptions:
+    fields: dict[str, Any] = {
+        "openai_api_key": SERVER_KEY,
+        "openai_base_url": fake.url,
+        "openai_timeout_seconds": 1.0,
+        "retry": RetryPolicy(max_attempts=2, backoff_initial_seconds=0.01),
+    }
+    fields.update(changes)
+    return NavaiVoiceBackendOptions(**fields)
+
+
+@pytest.fixture(scope="module")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module", params=ADAPTERS)
+def adapter(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def served(adapter: str, fake_openai: FakeOpenAI) -> Iterator[Served]:
+    with (
+        running(adapter, default_options(fake_openai)) as url,
+        httpx.Client(base_url=url, timeout=10) as client,
+    ):
+        yield Served(adapter, url, client, fake_openai)
+
+
+@pytest.fixture
+def server(served: Served) -> Served:
+    """The module's server, with the fake upstream reset for this test."""
+    served.fake.clear()
+    return served
+
+
+@pytest.fixture
+def serve_with(
+    adapter: str, fake_openai: FakeOpenAI
+) -> Callable[..., contextlib.AbstractContextManager[httpx.Client]]:
+    """Start a server of this adapter with other options or config, for one test."""
+
+    @contextlib.contextmanager
+    def start(
+        options: NavaiVoiceBackendOptions | None = None, **config: Any
+    ) -> Iterator[httpx.Client]:
+        fake_openai.clear()
+        chosen = options or default_options(fake_openai)
+        with (
+            running(adapter, chosen, **config) as url,
+            httpx.Client(base_url=url, timeout=10) as client,
+        ):
+            yield client
+
+    return start

@@ -1,0 +1,211 @@
+"""The `navai` command, each subcommand run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).parents[2]
+HERE = Path(__file__).parent
+NAVAI = [sys.executable, "-m", "navai_adapters"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "NAVAI_"))
+    }
+    env.update(extra)
+    return env
+
+
+def navai(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*NAVAI, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env or clean_env(),
+        cwd=cwd,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_functions_table_lists_the_examples() -> None:
+    done = navai("functions", "--folders", "examples/functions")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].split() == ["NAME", "PARAMETERS", "DESCRIPTION", "SOURCE"]
+    assert "get_weather" in done.stdout
+    assert "city: string" in done.stdout
+
+
+def test_functions_json_and_failed_module_exit_code() -> None:
+    done = navai("functions", "--json", "--base-dir", str(HERE), "--folders", "app_functions")
+    assert done.returncode == 1  # broken.py failed to load
+    data = json.loads(done.stdout)
+    assert "add" in {item["name"] for item in data["items"]}
+    assert any("broken.py" in warning for warning in data["warnings"])
+
+
+def test_functions_reads_folders_from_env() -> None:
+    env = clean_env(NAVAI_FUNCTIONS_FOLDERS="examples/functions")
+    done = navai("functions", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["items"]
+
+
+def test_call_prints_the_result() -> None:
+    done = navai(
+        "call",
+        "add",
+        "--base-dir",
+        str(HERE),
+        "--folders",
+        "app_functions",
+        "--payload",
+        '{"a": 2, "b": 40}',
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == 42
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["call", "add", "--payload", "{oops"], 2, "--payload is not valid JSON"),
+        (["call", "add", "--payload", "[1]"], 2, "--payload must be a JSON object"),
+        (["call", "nope"], 1, "Unknown or disallowed function."),
+        (["call", "add", "--payload", '{"a": "two", "b": 1}'], 1, "Invalid arguments for 'add'"),
+        (["call", "explode"], 1, "the widget is broken"),
+    ],
+)
+def test_call_errors(args: list[str], code: int, message: str) -> None:
+    done = navai(*args, "--base-dir", str(HERE), "--folders", "app_functions")
+    assert done.returncode == code
+    assert message in done.stderr
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(("navai:", "Available functions:")), done.stderr
+    # Only a failing backend function's own traceback is shown (logged, for its author).
+    assert ("Traceback" in done.stderr) == (args[1] == "explode")
+
+
+def test_mint_prints_the_secret() -> None:
+    with FakeOpenAI() as fake:
+        env = clean_env(OPENAI_API_KEY="sk-cli-test-key-123456", OPENAI_BASE_URL=fake.url)
+        done = navai("mint", "--voice", "alloy", "--language", "French", env=env)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["value"].startswith("ek_test_")
+        session = fake.requests[-1].body["session"]
+    assert session["audio"]["output"]["voice"] == "alloy"
+    assert session["instructions"].endswith("Always reply in French.")
+    assert "sk-cli-test-key" not in done.stdout + done.stderr
+
+
+def test_mint_without_key_fails_clearly() -> None:
+    done = navai("mint")
+    assert done.returncode == 1
+    assert "Missing API key" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OPENAI_REALTIME_CLIENT_SECRET_TTL", "5"),
+        ("OPENAI_REALTIME_CLIENT_SECRET_TTL", "abc"),
+        ("NAVAI_ALLOW_FRONTEND_API_KEY", "maybe"),
+    ],
+)
+def test_bad_env_is_a_configuration_error(variable: str, value: str) -> None:
+    done = navai("mint", env=clean_env(**{variable: value}))
+    assert done.returncode == 2
+    assert variable in done.stderr
+    assert value in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["serve", "--port", "http"], ["serve", "--workers", "0"], ["frobnicate"], []]
+)
+def test_bad_flags_exit_2(args: list[str]) -> None:
+    done = navai(*args)
+    assert done.returncode == 2
+    assert "usage: navai" in done.stderr
+
+
+@pytest.fixture
+def serving() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    port = free_port()
+    env = clean_env(NAVAI_FUNCTIONS_FOLDERS="examples/functions", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [*NAVAI, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/navai/functions", timeout=1)
+            break
+        except httpx.TransportError:
+            assert process.poll() is None, process.communicate()[0]
+            time.sleep(0.1)
+    try:
+        yield process, url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_serve_starts_without_key_and_serves_the_examples(serving) -> None:
+    process, url = serving
+    listed = httpx.get(f"{url}/navai/functions").json()
+    assert "get_weather" in {item["name"] for item in listed["items"]}
+    minted = httpx.post(f"{url}/navai/realtime/client-secret", json={})
+    assert minted.status_code == 401
+    assert minted.json() == {
+        "error": "Missing API key. Configure openai_api_key or send apiKey in request."
+    }
+    process.terminate()
+    output = process.communicate(timeout=10)[0]
+    assert f"NAVAI backend on {url}" in output
+    assert "get_weather" in output
+    assert "OPENAI_API_KEY is not set" in output
+
+
+def test_serve_reports_a_port_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = navai(
+            "serve",
+            "--port",
+            str(port),
+            env=clean_env(NAVAI_FUNCTIONS_FOLDERS="examples/functions"),
+        )
+    assert done.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr

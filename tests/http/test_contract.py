@@ -1,0 +1,445 @@
+"""CONTRACT.md §5, every row, run unchanged against the Starlette app and the WSGI callable.
+
+Each adapter is served by a real server on 127.0.0.1 (uvicorn, waitress) and minting
+goes to a fake OpenAI on a real socket. A test that passes for one adapter and fails for
+the other means logic leaked into an adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+from navai_core import NavaiVoiceBackendOptions
+from navai_core.exceptions import AuthorizationError
+from tests.fake_openai import broken_json, delay, status
+
+from .conftest import SERVER_KEY, Served, default_options
+
+pytestmark = pytest.mark.integration
+
+MINT = "/navai/realtime/client-secret"
+LIST = "/navai/functions"
+EXECUTE = "/navai/functions/execute"
+
+
+def assert_json_error(response, status_code: int) -> dict:
+    assert response.status_code == status_code, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body, dict)
+    assert "Traceback" not in response.text
+    return body
+
+
+def execute(server: Served, name: str, payload=None, **extra):
+    return server.client.post(EXECUTE, json={"function_name": name, "payload": payload}, **extra)
+
+
+# --- minting -----------------------------------------------------------------------------
+
+
+def test_mint_answers_value_and_expiry(server: Served) -> None:
+    response = server.client.post(MINT, json={})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["value"].startswith("ek_test_")
+    assert isinstance(body["expires_at"], int)
+    assert response.headers["cache-control"] == "no-store"
+    sent = server.fake.requests[-1]
+    assert sent.headers["authorization"] == f"Bearer {SERVER_KEY}"
+    assert sent.body["session"]["model"] == "gpt-realtime"
+    assert sent.body["expires_after"] == {"anchor": "created_at", "seconds": 600}
+
+
+def test_mint_passes_camel_case_fields_upstream(server: Served) -> None:
+    response = server.client.post(
+        MINT,
+        json={
+            "model": "gpt-realtime-mini",
+            "voice": "alloy",
+            "instructions": "Be brief.",
+            "language": "Spanish",
+            "voiceAccent": "neutral Latin American",
+            "voiceTone": "friendly",
+        },
+    )
+    assert response.status_code == 200
+    session = server.fake.requests[-1].body["session"]
+    assert session["model"] == "gpt-realtime-mini"
+    assert session["audio"] == {"output": {"voice": "alloy"}}
+    assert session["instructions"] == (
+        "Be brief.\nAlways reply in Spanish.\n"
+        "Use a neutral Latin American accent while speaking.\nUse a friendly tone while speaking."
+    )
+
+
+def test_mint_without_body_uses_defaults(server: Served) -> None:
+    response = server.client.post(MINT)
+    assert response.status_code == 200
+    assert server.fake.requests[-1].body["session"]["audio"]["output"]["voice"] == "marin"
+
+
+def test_request_key_is_never_forwarded_when_server_has_one(server: Served) -> None:
+    response = server.client.post(MINT, json={"apiKey": "sk-browser-key-should-not-travel"})
+    assert response.status_code == 200
+    assert server.fake.requests[-1].headers["authorization"] == f"Bearer {SERVER_KEY}"
+
+
+def test_mint_field_of_wrong_type_is_400(server: Served) -> None:
+    body = assert_json_error(server.client.post(MINT, json={"model": 5}), 400)
+    assert "'model'" in body["error"]
+
+
+def test_upstream_4xx_keeps_status_and_message(server: Served) -> None:
+    server.fake.enqueue(status(400, {"error": {"message": "Unknown model 'nope'."}}))
+    body = assert_json_error(server.client.post(MINT, json={"model": "nope"}), 400)
+    assert body == {"error": "OpenAI client_secrets failed (400): Unknown model 'nope'."}
+
+
+def test_upstream_5xx_is_502_after_retries(server: Served) -> None:
+    server.fake.enqueue(status(503, {"error": {"message": "overloaded"}}), status(503, "down"))
+    body = assert_json_error(server.client.post(MINT, json={}), 502)
+    assert body["error"].startswith("OpenAI client_secrets failed (503):")
+    assert len(server.fake.requests) == 2
+
+
+def test_upstream_5xx_then_success_is_retried(server: Served) -> None:
+    server.fake.enqueue(status(500, {"error": {"message": "hiccup"}}))
+    assert server.client.post(MINT, json={}).status_code == 200
+    assert len(server.fake.requests) == 2
+
+
+def test_upstream_broken_json_is_502(server: Served) -> None:
+    server.fake.enqueue(broken_json())
+    body = assert_json_error(server.client.post(MINT, json={}), 502)
+    assert "not valid JSON" in body["error"]
+
+
+def test_upstream_timeout_is_504(server: Served) -> None:
+    server.fake.enqueue(delay(3))
+    body = assert_json_error(server.client.post(MINT, json={}), 504)
+    assert body["error"].startswith("OpenAI client_secrets failed (504)")
+
+
+def test_missing_key_is_401(serve_with, fake_openai) -> None:
+    options = default_options(fake_openai, openai_api_key=None)
+    with serve_with(options) as client:
+        body = assert_json_error(client.post(MINT, json={}), 401)
+    assert body == {"error": "Missing API key. Configure openai_api_key or send apiKey in request."}
+    assert fake_openai.requests == []
+
+
+def test_request_key_refused_when_not_allowed_is_403(serve_with, fake_openai) -> None:
+    options = default_options(fake_openai, openai_api_key=None)
+    with serve_with(options) as client:
+        body = assert_json_error(client.post(MINT, json={"apiKey": "sk-from-browser-1234"}), 403)
+    assert body == {
+        "error": "Passing apiKey from request is disabled. "
+        "Set allow_api_key_from_request=True to enable it."
+    }
+    assert fake_openai.requests == []
+
+
+def test_request_key_used_when_allowed_and_server_has_none(serve_with, fake_openai) -> None:
+    options = default_options(fake_openai, openai_api_key=None, allow_api_key_from_request=True)
+    with serve_with(options) as client:
+        assert client.post(MINT, json={"apiKey": "sk-from-browser-1234"}).status_code == 200
+    assert fake_openai.requests[-1].headers["authorization"] == "Bearer sk-from-browser-1234"
+
+
+def test_unreachable_upstream_is_502(serve_with, fake_openai) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = default_options(fake_openai, openai_base_url=f"http://127.0.0.1:{port}/v1")
+    with serve_with(options) as client:
+        body = assert_json_error(client.post(MINT, json={}), 502)
+    assert "could not connect to 127.0.0.1" in body["error"]
+
+
+def test_disallowed_model_is_refused(serve_with, fake_openai) -> None:
+    options = default_options(fake_openai, allowed_models=["gpt-realtime"])
+    with serve_with(options) as client:
+        body = assert_json_error(client.post(MINT, json={"model": "gpt-4o-realtime"}), 403)
+        assert client.post(MINT, json={"model": "gpt-realtime"}).status_code == 200
+    assert "gpt-4o-realtime" in body["error"]
+
+
+# --- listing ------------------------------------------------------------------------------
+
+
+def test_list_has_items_with_schema_and_warnings(server: Served) -> None:
+    response = server.client.get(LIST)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"items", "warnings"}
+    by_name = {item["name"]: item for item in body["items"]}
+    assert {"add", "whoami", "explode", "refuse", "nap", "doze", "counter_plus"} <= set(by_name)
+    add = by_name["add"]
+    assert set(add) == {"name", "description", "source", "parameters"}
+    assert add["description"] == "Add two whole numbers."
+    assert add["source"] == "app_functions/tools.py#add"
+    assert add["parameters"]["properties"]["a"]["type"] == "integer"
+    assert add["parameters"]["properties"]["a"]["description"] == "The first number."
+    assert add["parameters"]["required"] == ["a", "b"]
+    assert "context" not in by_name["whoami"]["parameters"].get("properties", {})
+    assert any(
+        w.startswith("[navai] Failed to load app_functions/broken.py") for w in body["warnings"]
+    )
+
+
+def test_list_is_stable_across_calls(server: Served) -> None:
+    assert server.client.get(LIST).content == server.client.get(LIST).content
+
+
+# --- executing ----------------------------------------------------------------------------
+
+
+def test_execute_success(server: Served) -> None:
+    response = execute(server, "add", {"a": 2, "b": 3})
+    assert response.status_code == 200
+    assert response.json() == {
+        "ok": True,
+        "function_name": "add",
+        "source": "app_functions/tools.py#add",
+        "result": 5,
+    }
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"args": [2, 3]}, {"args": [2], "kwargs": {"b": 3}}, {"a": 2, "b": 3}],
+    ids=["args", "args-kwargs", "keywords"],
+)
+def test_execute_binding_forms(server: Served, payload) -> None:
+    assert execute(server, "add", payload).json()["result"] == 5
+
+
+def test_execute_name_is_trimmed_and_case_insensitive(server: Served) -> None:
+    body = execute(server, "  ADD ", {"a": 1, "b": 1}).json()
+    assert body["ok"] is True
+    assert body["function_name"] == "add"
+
+
+def test_execute_class_method(server: Served) -> None:
+    payload = {"constructorArgs": {"start": 10}, "methodArgs": {"n": 5}}
+    assert execute(server, "counter_plus", payload).json()["result"] == 15
+
+
+def test_execute_async_function(server: Served) -> None:
+    assert execute(server, "nap", {"seconds": 0.01}).json()["result"] == "rested"
+
+
+def test_function_that_raises_is_ok_false_with_details(server: Served) -> None:
+    response = execute(server, "explode")
+    assert response.status_code == 200
+    assert response.json() == {
+        "ok": False,
+        "function_name": "explode",
+        "error": "Function execution failed.",
+        "details": "the widget is broken",
+    }
+
+
+def test_tool_error_message_reaches_the_caller(server: Served) -> None:
+    body = execute(server, "refuse", {"order_id": "A-1"}).json()
+    assert body["ok"] is False
+    assert body["details"] == "Order A-1 was not found."
+
+
+@pytest.mark.parametrize(
+    ("payload", "parameter"),
+    [
+        ({"a": "two", "b": 1}, "a"),
+        ({"a": 3.9, "b": 1}, "a"),
+        ({"a": 1}, "b"),
+        ({"kwargs": {"a": 1, "b": 2, "c": 3}}, "c"),
+        ({"args": [1, 2, 3]}, None),
+    ],
+    ids=["string-for-int", "float-for-int", "missing", "unknown-key", "too-many"],
+)
+def test_bad_arguments_are_400_naming_the_parameter(server: Served, payload, parameter) -> None:
+    body = assert_json_error(execute(server, "add", payload), 400)
+    assert body["ok"] is False
+    assert body["function_name"] == "add"
+    assert body["error"] == "Invalid arguments."
+    if parameter is not None:
+        assert repr(parameter) in body["details"] or f"`{parameter}`" in body["details"]
+
+
+def test_function_timeout_is_504(server: Served) -> None:
+    body = assert_json_error(execute(server, "nap", {"seconds": 5}), 504)
+    assert body["ok"] is False
+    assert body["function_name"] == "nap"
+    assert body["error"] == "Function timed out."
+
+
+def test_sync_function_timeout_is_504(server: Served) -> None:
+    body = assert_json_error(execute(server, "doze", {"seconds": 0.8}), 504)
+    assert body["error"] == "Function timed out."
+
+
+def test_missing_function_name_is_400(server: Served) -> None:
+    for body in ({}, {"function_name": ""}, {"function_name": "   "}, {"function_name": 7}):
+        answer = assert_json_error(server.client.post(EXECUTE, json=body), 400)
+        assert answer == {"error": "function_name is required."}
+
+
+def test_unknown_function_is_404_with_available_names(server: Served) -> None:
+    body = assert_json_error(execute(server, "system"), 404)
+    assert body["error"] == "Unknown or disallowed function."
+    assert "add" in body["available_functions"]
+
+
+def test_non_object_payload_is_400(server: Served) -> None:
+    body = assert_json_error(execute(server, "add", [1, 2]), 400)
+    assert "payload" in body["error"]
+
+
+def test_context_receives_request_headers(server: Served) -> None:
+    body = execute(server, "whoami", None, headers={"X-User": "alice"}).json()
+    assert body["result"] == {"user": "alice", "function": "whoami", "has_request": True}
+
+
+# --- every route: bodies, methods, paths ---------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [MINT, EXECUTE])
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe\x00binary"],
+    ids=["malformed", "array", "string", "binary"],
+)
+def test_malformed_or_non_object_json_is_400(server: Served, path: str, content: bytes) -> None:
+    response = server.client.post(
+        path, content=content, headers={"content-type": "application/json"}
+    )
+    body = assert_json_error(response, 400)
+    assert body["error"]
+
+
+@pytest.mark.parametrize("path", [MINT, EXECUTE])
+def test_non_json_content_type_is_415(server: Served, path: str) -> None:
+    response = server.client.post(
+        path,
+        content=b"function_name=add",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert "application/json" in assert_json_error(response, 415)["error"]
+
+
+@pytest.mark.parametrize("path", [MINT, EXECUTE])
+def test_body_over_limit_is_413(serve_with, path: str) -> None:
+    with serve_with(max_body_bytes=1000) as client:
+        big = json.dumps({"function_name": "add", "payload": {"a": "x" * 2000}}).encode()
+        body = assert_json_error(
+            client.post(path, content=big, headers={"content-type": "application/json"}), 413
+        )
+        assert "1000 bytes" in body["error"]
+        # Without Content-Length (chunked), the limit is enforced while reading.
+        chunks = iter([big[:600], big[600:]])
+        response = client.post(path, content=chunks, headers={"content-type": "application/json"})
+        assert_json_error(response, 413)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", MINT, "POST"),
+        ("PUT", MINT, "POST"),
+        ("POST", LIST, "GET"),
+        ("GET", EXECUTE, "POST"),
+        ("DELETE", EXECUTE, "POST"),
+    ],
+)
+def test_wrong_method_is_405(server: Served, method: str, path: str, allowed: str) -> None:
+    response = server.client.request(method, path)
+    body = assert_json_error(response, 405)
+    assert allowed in body["error"]
+    assert response.headers["allow"] == allowed
+
+
+def test_unknown_path_is_json_404(server: Served) -> None:
+    assert assert_json_error(server.client.get("/nowhere"), 404)["error"]
+
+
+def test_functions_routes_can_be_switched_off(serve_with) -> None:
+    with serve_with(enable_functions=False) as client:
+        assert_json_error(client.get(LIST), 404)
+        assert_json_error(client.post(EXECUTE, json={"function_name": "add"}), 404)
+        assert client.post(MINT, json={}).status_code == 200
+
+
+def test_paths_are_configurable(serve_with) -> None:
+    with serve_with(
+        client_secret_path="/api/voice/secret",
+        functions_list_path="/api/voice/functions",
+        functions_execute_path="/api/voice/execute",
+    ) as client:
+        assert client.post("/api/voice/secret", json={}).status_code == 200
+        assert client.get("/api/voice/functions").status_code == 200
+        answer = client.post(
+            "/api/voice/execute", json={"function_name": "add", "payload": {"a": 1, "b": 2}}
+        )
+        assert answer.json()["result"] == 3
+        assert_json_error(client.get(LIST), 404)
+
+
+# --- the authorize hook --------------------------------------------------------------------
+
+
+def _authorize(request) -> bool | None:
+    token = request.headers.get("authorization")
+    if token is None:
+        raise AuthorizationError("Sign in first.")
+    return token == "Bearer let-me-in"
+
+
+def test_authorize_hook_guards_every_route(serve_with) -> None:
+    with serve_with(authorize=_authorize) as client:
+        assert assert_json_error(client.post(MINT, json={}), 401) == {"error": "Sign in first."}
+        denied = client.get(LIST, headers={"authorization": "Bearer wrong"})
+        assert assert_json_error(denied, 403) == {"error": "This request is not authorized."}
+        allowed = client.post(
+            EXECUTE,
+            json={"function_name": "add", "payload": {"a": 1, "b": 1}},
+            headers={"authorization": "Bearer let-me-in"},
+        )
+        assert allowed.json()["result"] == 2
+
+
+def test_authorize_hook_sees_the_route(serve_with) -> None:
+    seen: list[str | None] = []
+
+    def record(request) -> None:
+        seen.append(request.route)
+
+    with serve_with(authorize=record) as client:
+        client.post(MINT, json={})
+        client.get(LIST)
+        client.post(EXECUTE, json={"function_name": "add", "payload": {"a": 1, "b": 1}})
+    assert seen == ["client_secret", "functions_list", "functions_execute"]
+
+
+def test_key_never_in_any_response(server: Served) -> None:
+    server.fake.enqueue(
+        status(401, {"error": {"message": f"Incorrect API key provided: {SERVER_KEY}."}})
+    )
+    texts = [
+        server.client.post(MINT, json={}).text,
+        server.client.post(MINT, json={"model": 1}).text,
+        server.client.get(LIST).text,
+        execute(server, "explode").text,
+    ]
+    for text in texts:
+        assert SERVER_KEY not in text
+        assert SERVER_KEY[:12] not in text
+
+
+def test_options_repr_hides_key() -> None:
+    options = NavaiVoiceBackendOptions(openai_api_key=SERVER_KEY)
+    assert SERVER_KEY not in repr(options)
+    assert urlsplit(options.client_secrets_url).path == "/v1/realtime/client_secrets"

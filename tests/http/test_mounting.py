@@ -1,0 +1,139 @@
+"""NAVAI inside other apps: FastAPI (add_navai_routes) and Flask (WSGI fallback), and the
+WSGI callable under gunicorn, each really served."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from flask import Flask
+from navai_adapters.starlette import add_navai_routes
+from navai_adapters.wsgi import create_app as create_wsgi_app
+from tests.servers import serve_asgi, serve_wsgi
+
+from .conftest import HERE, default_options
+
+pytestmark = pytest.mark.integration
+
+FUNCTIONS = {"functions_base_dir": HERE, "functions_folders": "app_functions"}
+
+
+def test_inside_fastapi(fake_openai) -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with navai.lifespan():
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    navai = add_navai_routes(app, default_options(fake_openai), env={}, **FUNCTIONS)
+    with serve_asgi(app) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        assert client.post("/navai/realtime/client-secret", json={}).status_code == 200
+        answer = client.post(
+            "/navai/functions/execute", json={"function_name": "add", "payload": {"a": 1, "b": 2}}
+        )
+        assert answer.json()["result"] == 3
+        whoami = client.post(
+            "/navai/functions/execute", json={"function_name": "whoami"}, headers={"x-user": "bo"}
+        )
+        assert whoami.json()["result"]["user"] == "bo"
+    assert navai._client is None  # the app's lifespan closed NAVAI's client
+
+
+def test_inside_flask(fake_openai) -> None:
+    app = Flask(__name__)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.wsgi_app = create_wsgi_app(
+        default_options(fake_openai), env={}, fallback=app.wsgi_app, **FUNCTIONS
+    )  # type: ignore[method-assign]
+    with serve_wsgi(app.wsgi_app) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        assert client.get("/missing").status_code == 404  # Flask's own answer
+        assert client.post("/navai/realtime/client-secret", json={}).status_code == 200
+        answer = client.post(
+            "/navai/functions/execute", json={"function_name": "add", "payload": {"args": [5, 6]}}
+        )
+        assert answer.json()["result"] == 11
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="gunicorn is POSIX-only")
+def test_wsgi_under_gunicorn(fake_openai) -> None:
+    gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "NAVAI_"))},
+        "OPENAI_API_KEY": "sk-gunicorn-test-key-1234",
+        "OPENAI_BASE_URL": fake_openai.url,
+        "NAVAI_FUNCTIONS_BASE_DIR": str(HERE),
+        "NAVAI_FUNCTIONS_FOLDERS": "app_functions",
+    }
+    process = subprocess.Popen(
+        [
+            gunicorn,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "navai_adapters.wsgi:create_app()",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/navai/functions", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, (
+                    process.communicate()[0]
+                )
+                time.sleep(0.1)
+        fake_openai.clear()
+        with httpx.Client(base_url=url) as client:
+            assert client.post("/navai/realtime/client-secret", json={}).status_code == 200
+            assert (
+                fake_openai.requests[-1].headers["authorization"]
+                == "Bearer sk-gunicorn-test-key-1234"
+            )
+            answer = client.post(
+                "/navai/functions/execute",
+                json={"function_name": "nap", "payload": {"seconds": 0.01}},
+            )
+            assert answer.json()["result"] == "rested"
+            assert client.get("/elsewhere").json() == {"error": "Not found: /elsewhere"}
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert "sk-gunicorn-test-key" not in output

@@ -1,0 +1,55 @@
+"""Real servers on 127.0.0.1 for integration tests: uvicorn for ASGI, waitress for WSGI."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+import waitress.server
+
+
+@contextlib.contextmanager
+def serve_asgi(app: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a thread; yield its base URL."""
+    # The asyncio loop: uvloop in a non-main thread warns on close under pytest.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", loop="asyncio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            msg = "uvicorn did not start"
+            raise RuntimeError(msg)
+        time.sleep(0.005)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def serve_wsgi(app: Callable[..., Any]) -> Iterator[str]:
+    """Run ``app`` under waitress (a production WSGI server) in a thread; yield its URL."""
+    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=16)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        # Let the worker threads finish (they poke the server's trigger when done),
+        # then close the server and its loop.
+        server.task_dispatcher.shutdown(timeout=10)
+        server.close()
+        thread.join(10)
+        close = getattr(app, "close", None)
+        if close is not None:
+            close()
