@@ -291,8 +291,6 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  POST {url}{handler.config.functions_execute_path}")
         names = ", ".join(item.name for item in handler.registry.items) or "(none)"
         print(f"Backend functions ({len(handler.registry.items)}): {names}")
-    if not options.openai_api_key:
-        print("Warning: OPENAI_API_KEY is not set; minting answers 401 until it is.")
     sys.stdout.flush()
     if args.workers > 1 or args.reload:
         app.state.navai.handler.registry and app.state.navai.handler.registry.close()
