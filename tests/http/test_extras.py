@@ -1,0 +1,163 @@
+"""The rest of the HTTP issue: CORS, wsgiref, the example apps as shipped, serve --workers."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import httpx
+import pytest
+from navai_adapters.starlette import create_app
+from navai_adapters.wsgi import create_app as create_wsgi_app
+from tests.servers import serve_asgi, serve_wsgi
+
+from .conftest import HERE, default_options
+from .test_cli import NAVAI, clean_env, free_port
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).parents[2]
+FUNCTIONS = {"functions_base_dir": HERE, "functions_folders": "app_functions"}
+
+
+def test_cors_preflight_and_response_headers(fake_openai) -> None:
+    app = create_app(
+        default_options(fake_openai), env={}, cors_origins=["https://app.example"], **FUNCTIONS
+    )
+    with serve_asgi(app) as url, httpx.Client(base_url=url) as client:
+        preflight = client.options(
+            "/navai/functions/execute",
+            headers={
+                "origin": "https://app.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        listed = client.get("/navai/functions", headers={"origin": "https://app.example"})
+        assert listed.headers["access-control-allow-origin"] == "https://app.example"
+        foreign = client.get("/navai/functions", headers={"origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in foreign.headers
+
+
+def test_cors_origins_from_env(fake_openai) -> None:
+    app = create_app(
+        default_options(fake_openai),
+        env={"NAVAI_CORS_ORIGINS": "https://a.example, https://b.example"},
+        **FUNCTIONS,
+    )
+    assert app.state.navai.handler.config.cors_origins == ("https://a.example", "https://b.example")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base name
+        """Keep test output clean."""
+
+
+@pytest.fixture
+def wsgiref_url(fake_openai) -> Iterator[str]:
+    app = create_wsgi_app(default_options(fake_openai), env={}, **FUNCTIONS)
+    server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        app.close()
+
+
+def test_wsgi_under_wsgiref(wsgiref_url: str) -> None:
+    with httpx.Client(base_url=wsgiref_url) as client:
+        assert client.post("/navai/realtime/client-secret", json={}).status_code == 200
+        answer = client.post(
+            "/navai/functions/execute", json={"function_name": "nap", "payload": {"seconds": 0.01}}
+        )
+        assert answer.json()["result"] == "rested"
+        assert client.get("/navai/functions/execute").status_code == 405
+
+
+@pytest.fixture
+def example_env(monkeypatch: pytest.MonkeyPatch, fake_openai) -> None:
+    for key in [key for key in __import__("os").environ if key.startswith(("OPENAI_", "NAVAI_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-example-app-key-123")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
+    monkeypatch.setenv("NAVAI_FUNCTIONS_BASE_DIR", str(ROOT))
+    monkeypatch.setenv("NAVAI_FUNCTIONS_FOLDERS", "examples/functions")
+
+
+def _fresh(module: str):
+    sys.modules.pop(module, None)
+    return importlib.import_module(module)
+
+
+@pytest.mark.usefixtures("example_env")
+def test_fastapi_example_as_shipped() -> None:
+    example = _fresh("examples.fastapi_app")
+    session = {"authorization": "Bearer demo-session"}
+    with serve_asgi(example.app) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        refused = client.post("/navai/realtime/client-secret", json={})
+        assert refused.status_code == 401
+        assert "Sign in first" in refused.json()["error"]
+        assert (
+            client.post("/navai/realtime/client-secret", json={}, headers=session).status_code
+            == 200
+        )
+        weather = client.post(
+            "/navai/functions/execute",
+            json={"function_name": "get_weather", "payload": {"city": "Lima"}},
+            headers=session,
+        )
+        assert weather.json()["result"]["city"] == "Lima"
+
+
+@pytest.mark.usefixtures("example_env")
+def test_flask_example_as_shipped() -> None:
+    example = _fresh("examples.flask_app")
+    with serve_wsgi(example.app.wsgi_app) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        listed = client.get("/navai/functions").json()
+        assert "get_weather" in {item["name"] for item in listed["items"]}
+        assert client.post("/navai/realtime/client-secret", json={}).status_code == 200
+
+
+def test_serve_with_two_workers() -> None:
+    port = free_port()
+    env = clean_env(PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [*NAVAI, "serve", "--port", str(port), "--workers", "2", "--folders", "examples/functions"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                listed = httpx.get(f"{url}/navai/functions", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, (
+                    process.communicate()[0]
+                )
+                time.sleep(0.2)
+        assert "get_weather" in {item["name"] for item in listed.json()["items"]}
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=15)[0]
+    assert output.count("Started server process") >= 2, output
