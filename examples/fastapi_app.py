@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+
 from navai_adapters.starlette import NavaiStarlette, add_navai_routes
 from navai_core.exceptions import AuthorizationError
 

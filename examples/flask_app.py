@@ -11,6 +11,7 @@ or under gunicorn: `gunicorn examples.flask_app:app`.
 from __future__ import annotations
 
 from flask import Flask
+
 from navai_adapters.wsgi import create_app
 
 app = Flask(__name__)

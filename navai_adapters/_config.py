@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
+
 from navai_core._env import env_bool, env_int, env_list, env_str, from_env
 from navai_core.exceptions import InvalidOptionError
 
 if TYPE_CHECKING:
-    from navai_core import NavaiFunctionRegistry
-
     from navai_adapters._http import NavaiRequest
+    from navai_core import NavaiFunctionRegistry
 
 __all__ = ["AuthorizeHook", "NavaiServerConfig"]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import navai_adapters
 import navai_core
-import pytest
 from navai_core import exceptions
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from tests.fake_openai import FakeOpenAI
 
 # Every variable the options read; tests that touch os.environ start without them.

@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import navai_core
 import pytest
+
+import navai_core
 from tests.fake_openai import FakeOpenAI, status
 
 pytestmark = pytest.mark.integration

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from navai_core import (
     NavaiVoiceBackendOptions,
     RealtimeClientSecret,

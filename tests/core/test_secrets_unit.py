@@ -17,6 +17,7 @@ import attrs
 import httpx
 import pytest
 import respx
+
 from navai_core import (
     CreateClientSecretRequest,
     NavaiVoiceBackendOptions,

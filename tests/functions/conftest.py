@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from navai_core import NavaiFunctionRegistry, load_navai_functions
 
 Tree = Callable[[Mapping[str, str]], Path]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from navai_core import FunctionContext
 from navai_core.exceptions import InvalidArgumentsError, UnknownFunctionError
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from navai_core import load_navai_functions
 
 SIMPLE = "def {name}() -> str:\n    return {name!r}\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from navai_core import FunctionContext, load_navai_functions
 from navai_core.exceptions import FunctionExecutionError
 

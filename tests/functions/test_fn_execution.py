@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+
 from navai_core import FunctionContext
 from navai_core.exceptions import (
     FunctionExecutionError,

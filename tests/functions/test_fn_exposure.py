@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from navai_core import navai_function
 from navai_core._functions._naming import normalize_name
 from navai_core.exceptions import InvalidOptionError

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+
 from navai_core._functions._runner import BackgroundLoop, WorkerPool
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from navai_core import load_navai_functions
 
 TYPES_MODULE = """

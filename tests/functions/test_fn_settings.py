@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from navai_core import NavaiFunctionRegistry, load_navai_functions
 from navai_core.exceptions import InvalidOptionError
 

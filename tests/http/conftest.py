@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 import httpx
 import pytest
+
 from navai_adapters import starlette as navai_starlette
 from navai_adapters import wsgi as navai_wsgi
 from navai_core import NavaiVoiceBackendOptions, RetryPolicy

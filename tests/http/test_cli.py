@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.integration

@@ -12,6 +12,7 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
+
 from navai_core import NavaiVoiceBackendOptions
 from navai_core.exceptions import AuthorizationError
 from tests.fake_openai import broken_json, delay, status

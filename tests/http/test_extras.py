@@ -13,6 +13,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
 import pytest
+
 from navai_adapters.starlette import create_app
 from navai_adapters.wsgi import create_app as create_wsgi_app
 from tests.servers import serve_asgi, serve_wsgi

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from flask import Flask
+
 from navai_adapters.starlette import add_navai_routes
 from navai_adapters.wsgi import create_app as create_wsgi_app
 from tests.servers import serve_asgi, serve_wsgi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from navai_adapters import NavaiRequest, NavaiServerConfig
 from navai_adapters.starlette import add_navai_routes, create_app
 from navai_adapters.wsgi import NavaiWSGIApp
