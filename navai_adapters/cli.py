@@ -293,7 +293,12 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"Backend functions ({len(handler.registry.items)}): {names}")
     sys.stdout.flush()
     if args.workers > 1 or args.reload:
-        app.state.navai.handler.registry and app.state.navai.handler.registry.close()
+        registry = handler.registry
+        reload_dirs = [os.getcwd()]
+        if registry is not None:
+            registry.close()
+            # Edits to the functions restart the server, wherever the folders live.
+            reload_dirs.append(registry.base_dir)
         # Each worker (or reloaded process) builds its own app from the same environment.
         uvicorn.run(
             "navai_adapters.starlette:create_app",
@@ -302,6 +307,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             reload=args.reload,
+            reload_dirs=sorted(set(reload_dirs)) if args.reload else None,
             log_config=_log_config(),
         )
     else:

@@ -162,3 +162,57 @@ def test_serve_with_two_workers() -> None:
         process.terminate()
         output = process.communicate(timeout=15)[0]
     assert output.count("Started server process") >= 2, output
+
+
+def _names(url: str) -> set[str]:
+    return {item["name"] for item in httpx.get(f"{url}/navai/functions", timeout=2).json()["items"]}
+
+
+def test_serve_reload_picks_up_new_functions(tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "a.py").write_text('def alpha() -> str:\n    """Alpha."""\n    return "a"\n')
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *NAVAI,
+            "serve",
+            "--reload",
+            "--port",
+            str(port),
+            "--base-dir",
+            str(tmp_path),
+            "--folders",
+            "tools",
+        ],
+        cwd=ROOT,
+        env=clean_env(PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert _names(url) == {"alpha"}
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, (
+                    process.communicate()[0]
+                )
+                time.sleep(0.2)
+        (tools / "b.py").write_text('def beta() -> str:\n    """Beta."""\n    return "b"\n')
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if _names(url) == {"alpha", "beta"}:
+                    break
+            except httpx.TransportError:
+                pass  # restarting
+            time.sleep(0.2)
+        assert _names(url) == {"alpha", "beta"}
+    finally:
+        process.terminate()
+        process.communicate(timeout=15)
