@@ -22,6 +22,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from navai_core import (
@@ -294,7 +295,7 @@ def _serve(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     if args.workers > 1 or args.reload:
         registry = handler.registry
-        reload_dirs = [os.getcwd()]
+        reload_dirs = [str(Path.cwd())]
         if registry is not None:
             registry.close()
             # Edits to the functions restart the server, wherever the folders live.
