@@ -26,6 +26,7 @@ __all__ = [
     "PolicyViolationError",
     "RequestApiKeyDisabledError",
     "ResultNotSerializableError",
+    "ResultTooLargeError",
     "ToolError",
     "UnknownFunctionError",
     "UpstreamError",
@@ -213,6 +214,26 @@ class FunctionExecutionError(NavaiError):
 
 class ResultNotSerializableError(FunctionExecutionError, TypeError):
     """A backend function returned something that cannot be turned into JSON."""
+
+
+class ResultTooLargeError(FunctionExecutionError, ValueError):
+    """A backend function's result is larger, as JSON, than the registry allows.
+
+    The bound (``max_result_bytes``, ``NAVAI_MAX_RESULT_BYTES``) keeps one function from
+    making the server hold and send an answer of any size. Over HTTP this is ``200``
+    with ``ok: false``, like any other failed call.
+
+    Attributes:
+        size: The result's size as JSON, in bytes.
+        limit: The most bytes a result may have.
+    """
+
+    def __init__(self, function_name: str, details: str, *, size: int, limit: int) -> None:
+        super().__init__(function_name, details)
+        self.message = details
+        self.args = (details,)
+        self.size = size
+        self.limit = limit
 
 
 class FunctionTimeoutError(NavaiError, TimeoutError):

@@ -19,6 +19,17 @@ def _to_headers(
     return httpx.Headers(value)
 
 
+# A context a function logs must not carry the caller's credentials (cookies, tokens)
+# into the log: ``repr`` shows header names only, and the request's type only (a WSGI
+# environ holds every header, raw).
+def _headers_repr(value: httpx.Headers) -> str:
+    return f"<headers: {', '.join(sorted(set(value.keys()))) or 'none'}>"
+
+
+def _request_repr(value: object) -> str:
+    return "None" if value is None else f"<{type(value).__name__}>"
+
+
 @attrs.frozen
 class FunctionContext:
     """The call a backend function is running for.
@@ -36,8 +47,13 @@ class FunctionContext:
             model chose.
         request: The web framework's own request object, when there is one (a
             Starlette ``Request``, a WSGI ``environ``), for anything the headers lack.
+
+    ``repr()`` shows header names without their values, and the request's type only,
+    so logging a context does not log the caller's credentials.
     """
 
     function_name: str
-    headers: httpx.Headers = attrs.field(factory=httpx.Headers, converter=_to_headers)
-    request: object | None = None
+    headers: httpx.Headers = attrs.field(
+        factory=httpx.Headers, converter=_to_headers, repr=_headers_repr
+    )
+    request: object | None = attrs.field(default=None, repr=_request_repr)

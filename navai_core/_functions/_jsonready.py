@@ -6,7 +6,7 @@ from typing import Any, NoReturn
 
 import msgspec
 
-__all__ = ["UnsupportedTypeError", "to_json"]
+__all__ = ["ResultSizeError", "UnsupportedTypeError", "to_json"]
 
 
 class UnsupportedTypeError(TypeError):
@@ -21,11 +21,25 @@ class UnsupportedTypeError(TypeError):
         self.kind = kind
 
 
+class ResultSizeError(ValueError):
+    """A value's JSON form is larger than allowed.
+
+    Attributes:
+        size: Its size as JSON, in bytes.
+        limit: The most bytes allowed.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"{size} bytes as JSON, over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
 def _refuse(obj: object) -> NoReturn:
     raise UnsupportedTypeError(type(obj))
 
 
-def to_json(value: Any) -> Any:
+def to_json(value: Any, max_bytes: int | None = None) -> Any:
     """Turn ``value`` into plain JSON data (dict, list, str, int, float, bool, None).
 
     A round trip through msgspec's JSON encoder, rather than ``msgspec.to_builtins``:
@@ -34,11 +48,21 @@ def to_json(value: Any) -> Any:
     (tuples become lists, number keys become strings, NaN becomes ``null``), so a
     Python caller and an HTTP client see the same thing.
 
+    Args:
+        value: What a function returned.
+        max_bytes: The most bytes its JSON form may have; ``None`` for no bound. The
+            size is known once it is encoded, before it is decoded again, so a result
+            over the bound costs one encoding and nothing more.
+
     Raises:
+        ResultSizeError: The JSON form is larger than ``max_bytes``.
         UnsupportedTypeError: Something in ``value`` has no JSON form (names the type).
         TypeError: Another encoding problem (a dict key that is not str-like).
         ValueError: Another encoding problem.
         OverflowError: An integer too large for JSON numbers as msgspec encodes them.
         RecursionError: ``value`` contains itself.
     """
-    return msgspec.json.decode(msgspec.json.encode(value, enc_hook=_refuse))
+    encoded = msgspec.json.encode(value, enc_hook=_refuse)
+    if max_bytes is not None and len(encoded) > max_bytes:
+        raise ResultSizeError(len(encoded), max_bytes)
+    return msgspec.json.decode(encoded)

@@ -31,7 +31,7 @@ from navai_core._functions._discovery import (
     module_name,
     module_prefix,
 )
-from navai_core._functions._jsonready import UnsupportedTypeError, to_json
+from navai_core._functions._jsonready import ResultSizeError, UnsupportedTypeError, to_json
 from navai_core._functions._naming import normalize_name
 from navai_core._functions._params import (
     ParamSpec,
@@ -47,6 +47,7 @@ from navai_core.exceptions import (
     InvalidArgumentsError,
     InvalidOptionError,
     ResultNotSerializableError,
+    ResultTooLargeError,
     ToolError,
     UnknownFunctionError,
 )
@@ -57,6 +58,7 @@ logger = logging.getLogger("navai.functions")
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_CONCURRENCY = 32
+DEFAULT_MAX_RESULT_BYTES = 4 * 1024 * 1024
 MASKED_DETAILS = "The function failed. See the server log for details."
 _CLASS_KEYS = frozenset({"constructorArgs", "methodArgs"})
 
@@ -181,6 +183,7 @@ class _Settings:
     require_decorator: bool
     mask_errors: bool
     max_concurrency: int
+    max_result_bytes: int
 
 
 def _init_descriptions(cls: type) -> Mapping[str, str]:
@@ -467,17 +470,41 @@ def _no_arguments(self: object) -> None:
 class _Raised:
     """A function raised (``error``), or its result could not be made JSON (``result``)."""
 
-    error: Exception
+    error: BaseException
     serializing: bool = False
 
 
-def _json_result(value: Any, function_name: str) -> Any:
+def _message(error: BaseException) -> str:
+    """An exception's message, or its type's name; never raises (``__str__`` may).
+
+    ``SystemExit(3)`` and its kind (not ``Exception``s) say ``SystemExit: 3``: their
+    message alone would mean nothing to the caller.
+    """
     try:
-        return to_json(value)
+        text = str(error)
+    except Exception:
+        text = ""
+    kind = type(error).__name__
+    if text and not isinstance(error, Exception):
+        return f"{kind}: {text}"
+    return text or kind
+
+
+def _json_result(value: Any, function_name: str, max_bytes: int) -> Any:
+    try:
+        return to_json(value, max_bytes)
+    except ResultSizeError as exc:
+        details = (
+            f"Function {function_name!r} returned a result of {exc.size} bytes as JSON, over "
+            f"the limit of {exc.limit} bytes. Return less (a page, a summary), or raise "
+            "NAVAI_MAX_RESULT_BYTES."
+        )
+        too_large = ResultTooLargeError(function_name, details, size=exc.size, limit=exc.limit)
+        return _Raised(too_large, serializing=True)
     except UnsupportedTypeError as exc:
         reason = str(exc)
     except Exception as exc:  # a dict key JSON cannot have, a cycle, an object's own error
-        reason = str(exc) or type(exc).__name__
+        reason = _message(exc)
     details = (
         f"Function {function_name!r} returned a value that cannot be sent as JSON: {reason}. "
         "Return dicts, lists, str, int, float, bool, None, or attrs/dataclass instances."
@@ -487,20 +514,33 @@ def _json_result(value: Any, function_name: str) -> Any:
     return _Raised(error, serializing=True)
 
 
-def _run_sync(call: Callable[[], Any], function_name: str) -> Any:
+def _run_sync(call: Callable[[], Any], function_name: str, max_bytes: int) -> Any:
     try:
         result = call()
-    except Exception as exc:
+    except BaseException as exc:
+        # BaseException too: `sys.exit()` or a stray KeyboardInterrupt in a function is
+        # that function's failure, and must not end the thread serving the request.
         return _Raised(exc)
-    return _json_result(result, function_name)
+    return _json_result(result, function_name, max_bytes)
 
 
-async def _run_async(call: Callable[[], Any], function_name: str) -> Any:
+async def _run_async(call: Callable[[], Any], function_name: str, max_bytes: int) -> Any:
     try:
         result = await call()
-    except Exception as exc:
+    except asyncio.CancelledError:
+        raise  # the call is being cancelled (its timeout): let asyncio finish that
+    except BaseException as exc:
+        # SystemExit or KeyboardInterrupt raised in a task would stop the event loop,
+        # and with it the whole server: it is the function's failure, nothing more.
         return _Raised(exc)
-    return _json_result(result, function_name)
+    return _json_result(result, function_name, max_bytes)
+
+
+def _being_cancelled() -> bool:
+    """Whether the running task was asked to stop (always assumed on Python 3.10)."""
+    task = asyncio.current_task()
+    cancelling: Callable[[], int] | None = getattr(task, "cancelling", None)
+    return cancelling is None or cancelling() > 0
 
 
 # --- settings -----------------------------------------------------------------------------
@@ -532,6 +572,10 @@ def _check_concurrency(value: object, source: str, raw: str | None = None) -> in
     if value < 1:
         raise _invalid(source, shown, "must be at least 1.")
     return value
+
+
+def _check_result_bytes(value: object, source: str, raw: str | None = None) -> int:
+    return _check_concurrency(value, source, raw)
 
 
 def _check_bool(value: object, source: str) -> bool:
@@ -591,6 +635,9 @@ class NavaiFunctionRegistry:
         mask_errors: Send a generic message instead of the exception's, except for
             :class:`~navai_core.exceptions.ToolError`.
         max_concurrency: The most sync functions running at once (worker threads).
+        max_result_bytes: The largest result, as JSON; a larger one fails the call with
+            :class:`~navai_core.exceptions.ResultTooLargeError`. Also bounds the
+            ``details`` of a failed call.
 
     Raises:
         InvalidOptionError: A value NAVAI cannot use (names the argument and value).
@@ -605,6 +652,7 @@ class NavaiFunctionRegistry:
         require_decorator: bool = False,
         mask_errors: bool = False,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     ) -> None:
         self._settings = _Settings(
             base_dir=_check_base_dir(str(Path.cwd()) if base_dir is None else base_dir, "base_dir"),
@@ -613,6 +661,7 @@ class NavaiFunctionRegistry:
             require_decorator=_check_bool(require_decorator, "require_decorator"),
             mask_errors=_check_bool(mask_errors, "mask_errors"),
             max_concurrency=_check_concurrency(max_concurrency, "max_concurrency"),
+            max_result_bytes=_check_result_bytes(max_result_bytes, "max_result_bytes"),
         )
         self._pool = WorkerPool(self._settings.max_concurrency)
         self._loop = BackgroundLoop()
@@ -667,6 +716,11 @@ class NavaiFunctionRegistry:
         """The most sync functions running at once."""
         return self._settings.max_concurrency
 
+    @property
+    def max_result_bytes(self) -> int:
+        """The largest result a call may return, as JSON, in bytes."""
+        return self._settings.max_result_bytes
+
     def get(self, name: str) -> FunctionDefinition | None:
         """The tool called ``name`` (trimmed, any case), or ``None``."""
         entry = self._snapshot.by_name.get(_key(name))
@@ -708,8 +762,8 @@ class NavaiFunctionRegistry:
             logger.error("%s", error)
             raise error
         if isinstance(error, ToolError):
-            logger.info("Function %r failed: %s", entry.name, error)
-            details = str(error) or type(error).__name__
+            details = _message(error)
+            logger.info("Function %r failed: %s", entry.name, details)
         else:
             logger.error(
                 "Function %r (%s) raised %s",
@@ -718,11 +772,10 @@ class NavaiFunctionRegistry:
                 type(error).__name__,
                 exc_info=error,
             )
-            details = (
-                MASKED_DETAILS
-                if self._settings.mask_errors
-                else (str(error) or type(error).__name__)
-            )
+            details = MASKED_DETAILS if self._settings.mask_errors else _message(error)
+        limit = self._settings.max_result_bytes
+        if len(details) > limit:  # a message can be as large as any result
+            details = details[:limit] + "... (cut)"
         raise FunctionExecutionError(entry.name, details) from error
 
     def _timed_out(self, entry: _Entry) -> FunctionTimeoutError:
@@ -762,13 +815,16 @@ class NavaiFunctionRegistry:
             FunctionTimeoutError: The call took longer than its timeout.
         """
         entry, call = self._prepare(name, payload, context)
+        limit = self._settings.max_result_bytes
         future: concurrent.futures.Future[Any]
         if entry.is_async:
             future = self._loop.submit(
-                functools.partial(_run_async, call, entry.name), contextvars.copy_context()
+                functools.partial(_run_async, call, entry.name, limit), contextvars.copy_context()
             )
         else:
-            future = self._pool.submit(contextvars.copy_context().run, _run_sync, call, entry.name)
+            future = self._pool.submit(
+                contextvars.copy_context().run, _run_sync, call, entry.name, limit
+            )
         try:
             outcome = future.result(entry.timeout_seconds)
         except concurrent.futures.TimeoutError:
@@ -791,18 +847,24 @@ class NavaiFunctionRegistry:
         value and errors are as for :meth:`execute`.
         """
         entry, call = self._prepare(name, payload, context)
+        limit = self._settings.max_result_bytes
         awaitable: Any
         if entry.is_async:
-            awaitable = _run_async(call, entry.name)
+            awaitable = _run_async(call, entry.name, limit)
         else:
             loop = asyncio.get_running_loop()
             awaitable = loop.run_in_executor(
-                self._pool, contextvars.copy_context().run, _run_sync, call, entry.name
+                self._pool, contextvars.copy_context().run, _run_sync, call, entry.name, limit
             )
         try:
             outcome = await asyncio.wait_for(awaitable, entry.timeout_seconds)
         except asyncio.TimeoutError:
             raise self._timed_out(entry) from None
+        except asyncio.CancelledError:
+            if _being_cancelled():
+                raise
+            # The function raised CancelledError itself; nobody cancelled this call.
+            raise FunctionExecutionError(entry.name, "The call was cancelled.") from None
         return self._finish(entry, outcome)
 
     # --- lifecycle -------------------------------------------------------------------
@@ -855,6 +917,7 @@ def load_navai_functions(
     require_decorator: bool | None = None,
     mask_errors: bool | None = None,
     max_concurrency: int | None = None,
+    max_result_bytes: int | None = None,
 ) -> NavaiFunctionRegistry:
     """Discover the backend functions and return a registry of tools.
 
@@ -869,6 +932,7 @@ def load_navai_functions(
     ``NAVAI_FUNCTIONS_REQUIRE_DECORATOR``  ``false``
     ``NAVAI_MASK_FUNCTION_ERRORS``       ``false``
     ``NAVAI_MAX_CONCURRENT_FUNCTIONS``   ``32`` (at least 1)
+    ``NAVAI_MAX_RESULT_BYTES``           ``4194304`` (4 MiB; at least 1)
     ===================================  ==========================================
 
     Problems with individual files or functions are warnings on the registry; only
@@ -883,6 +947,7 @@ def load_navai_functions(
         require_decorator: Expose only ``@navai_function``-marked names.
         mask_errors: Hide exception messages (other than ToolError's) from callers.
         max_concurrency: The most sync functions running at once.
+        max_result_bytes: The largest result a call may return, as JSON.
 
     Returns:
         A loaded registry; close it when done.
@@ -918,6 +983,11 @@ def load_navai_functions(
         if max_concurrency is not None:
             raw = env_str(env, "NAVAI_MAX_CONCURRENT_FUNCTIONS")
             _check_concurrency(max_concurrency, "NAVAI_MAX_CONCURRENT_FUNCTIONS", raw)
+    if max_result_bytes is None:
+        max_result_bytes = env_int(env, "NAVAI_MAX_RESULT_BYTES")
+        if max_result_bytes is not None:
+            raw = env_str(env, "NAVAI_MAX_RESULT_BYTES")
+            _check_result_bytes(max_result_bytes, "NAVAI_MAX_RESULT_BYTES", raw)
     return NavaiFunctionRegistry(
         base_dir=base,
         folders=tokens,
@@ -925,4 +995,5 @@ def load_navai_functions(
         require_decorator=False if require_decorator is None else require_decorator,
         mask_errors=False if mask_errors is None else mask_errors,
         max_concurrency=DEFAULT_MAX_CONCURRENCY if max_concurrency is None else max_concurrency,
+        max_result_bytes=DEFAULT_MAX_RESULT_BYTES if max_result_bytes is None else max_result_bytes,
     )
