@@ -203,7 +203,10 @@ def test_serve_reload_picks_up_new_functions(tmp_path: Path) -> None:
                     process.communicate()[0]
                 )
                 time.sleep(0.2)
-        (tools / "b.py").write_text('def beta() -> str:\n    """Beta."""\n    return "b"\n')
+        # Written whole, then renamed in: the watcher never sees half a file.
+        staged = tmp_path / "b.py.tmp"
+        staged.write_text('def beta() -> str:\n    """Beta."""\n    return "b"\n')
+        staged.rename(tools / "b.py")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
