@@ -20,6 +20,8 @@ from typing import Any, Final, Literal
 import attrs
 import httpx
 import msgspec
+
+from navai_adapters._config import NavaiServerConfig
 from navai_core import (
     CreateClientSecretRequest,
     FunctionContext,
@@ -38,8 +40,6 @@ from navai_core.exceptions import (
     NavaiError,
     UnknownFunctionError,
 )
-
-from navai_adapters._config import NavaiServerConfig
 
 __all__ = [
     "BodyTooLargeError",
@@ -98,8 +98,11 @@ class NavaiRequest:
 
     method: str
     path: str
-    headers: httpx.Headers = attrs.field(factory=httpx.Headers)
-    body: bytes = b""
+    # Header values and the body can hold credentials: repr shows only their shape.
+    headers: httpx.Headers = attrs.field(
+        factory=httpx.Headers, repr=lambda headers: repr(sorted(set(headers.keys())))
+    )
+    body: bytes = attrs.field(default=b"", repr=lambda body: f"<{len(body)} bytes>")
     native: Any = attrs.field(default=None, repr=False)
     route: RouteName | None = None
 
@@ -166,7 +169,7 @@ class NavaiHttpHandler:
         if registry is not None:
             self._routes[config.functions_list_path] = "functions_list"
             self._routes[config.functions_execute_path] = "functions_execute"
-        self._listing: tuple[object, bytes] | None = None
+        self._listing: tuple[object, NavaiResponse] | None = None
 
     # --- routing and bodies: pure -------------------------------------------------------
 
@@ -233,10 +236,11 @@ class NavaiHttpHandler:
         """Decide what the request asks for, or answer it at once (errors, listing)."""
         route = request.route
         assert route is not None
-        if route == "functions_list":
-            return NavaiResponse(200, self._listing_body())
         try:
             data = self._json_object(request)
+            if route == "functions_list":
+                # The list takes no input, but a body sent anyway must still be JSON.
+                return self._listing_response()
             if route == "client_secret":
                 return _Mint(CreateClientSecretRequest.from_wire(data))
             return self._execute_plan(data, request)
@@ -247,10 +251,13 @@ class NavaiHttpHandler:
         body = request.body
         if not body.strip():
             return {}
-        content_type = request.headers.get("content-type", "application/json")
+        # A body must say it is JSON: that forces a CORS preflight on cross-site posts
+        # (a form, a beacon or an untyped blob cannot send application/json).
+        content_type = request.headers.get("content-type", "")
         media_type = content_type.split(";", 1)[0].strip().lower()
         if media_type != "application/json" and not media_type.endswith("+json"):
-            msg = f"Content-Type must be application/json, not {media_type or 'empty'!r}."
+            given = repr(media_type) if media_type else "missing"
+            msg = f"Content-Type must be application/json, not {given}."
             raise UnsupportedMediaTypeError(msg)
         try:
             data = _decode(body)
@@ -275,7 +282,7 @@ class NavaiHttpHandler:
         )
         return _Execute(name, payload, context)
 
-    def _listing_body(self) -> bytes:
+    def _listing_response(self) -> NavaiResponse:
         # The registry's items only change on reload: encode them once per snapshot.
         registry = self.registry
         assert registry is not None
@@ -285,8 +292,28 @@ class NavaiHttpHandler:
             body = _encode(
                 {"items": [item.to_dict() for item in items], "warnings": list(registry.warnings)}
             )
-            self._listing = cached = (items, body)
+            self._listing = cached = (items, NavaiResponse(200, body))
         return cached[1]
+
+    def ready_response(self, method: str, path: str) -> NavaiResponse | None:
+        """The answer to a request without a body, when nothing else of it matters.
+
+        Only the functions listing qualifies, once encoded for the current snapshot, and
+        only without an ``authorize`` hook: it is then the same bytes for every caller.
+        Adapters may ask this before building a :class:`NavaiRequest` (the listing is
+        polled by every client: it is worth skipping the headers and the rest) and send
+        the answer as it is; ``None`` means: build the request and call ``handle``.
+        """
+        if method != "GET" or self.config.authorize is not None:
+            return None
+        if self._routes.get(path) != "functions_list":
+            return None
+        cached = self._listing
+        if cached is None:
+            return None  # not encoded yet: the usual path encodes it
+        registry = self.registry
+        assert registry is not None  # a listing exists, so the functions routes are on
+        return cached[1] if cached[0] is registry.items else None
 
     # --- turning results and errors into responses: pure ---------------------------------
 
@@ -327,7 +354,10 @@ class NavaiHttpHandler:
         if request.method != allowed:
             message = f"Method {request.method} is not allowed on {request.path}. Use {allowed}."
             return NavaiResponse.json(405, {"error": message}, (*_JSON_HEADERS, ("allow", allowed)))
-        return attrs.evolve(request, route=route)
+        # Not attrs.evolve: on every request, and evolve introspects the class each time.
+        return NavaiRequest(
+            request.method, request.path, request.headers, request.body, request.native, route
+        )
 
     def _refused(self, verdict: object) -> NavaiResponse | None:
         if verdict is False:

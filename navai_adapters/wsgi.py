@@ -16,14 +16,15 @@ At request time only the standard library and httpx are used. Every decision is 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from navai_core import NavaiVoiceBackendOptions
 
 from navai_adapters._http import BodyTooLargeError, NavaiHttpHandler, NavaiRequest, build_handler
+from navai_core import NavaiVoiceBackendOptions
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -70,7 +71,11 @@ class NavaiWSGIApp:
         if self.fallback is not None and handler.match(path) is None:
             return self.fallback(environ, start_response)
         content_length = environ.get("CONTENT_LENGTH") or None
-        response = handler.check_declared_length(content_length)
+        response = None
+        if content_length is None and "HTTP_TRANSFER_ENCODING" not in environ:
+            response = handler.ready_response(environ.get("REQUEST_METHOD", "GET"), path)
+        if response is None:
+            response = handler.check_declared_length(content_length)
         if response is None:
             try:
                 body = handler.read_body(_body_chunks(environ, content_length))
@@ -87,21 +92,26 @@ class NavaiWSGIApp:
                 response = handler.handle(request, client=self.client)
         # No `Connection` header: PEP 3333 leaves hop-by-hop headers to the server.
         headers = [*response.headers, ("Content-Length", str(len(response.body)))]
-        start_response(f"{response.status} {HTTPStatus(response.status).phrase}", headers)
+        start_response(_status_line(response.status), headers)
         return [response.body]
 
 
+@functools.lru_cache(maxsize=64)
+def _status_line(status: int) -> str:
+    return f"{status} {HTTPStatus(status).phrase}"
+
+
 def _headers(environ: WSGIEnvironment) -> httpx.Headers:
+    # Every request, and a WSGI environ has a few dozen keys: kept to one plain pass.
     pairs = [
         (key[5:].replace("_", "-"), value)
         for key, value in environ.items()
-        if key.startswith("HTTP_") and isinstance(value, str)
+        if key[:5] == "HTTP_" and isinstance(value, str)
     ]
-    pairs.extend(
-        (key.replace("_", "-"), environ[key])
-        for key in ("CONTENT_TYPE", "CONTENT_LENGTH")
-        if environ.get(key)
-    )
+    if content_type := environ.get("CONTENT_TYPE"):
+        pairs.append(("CONTENT-TYPE", content_type))
+    if content_length := environ.get("CONTENT_LENGTH"):
+        pairs.append(("CONTENT-LENGTH", content_length))
     return httpx.Headers(pairs)
 
 
@@ -109,6 +119,8 @@ def _body_chunks(environ: WSGIEnvironment, content_length: str | None) -> Iterat
     stream = environ.get("wsgi.input")
     if stream is None:
         return
+    if content_length is None and "HTTP_TRANSFER_ENCODING" not in environ:
+        return  # HTTP/1 without Content-Length or Transfer-Encoding: no body
     if content_length is None:
         # Without a length, PEP 3333 allows reading to the end only when the server
         # says the stream is terminated (chunked uploads under gunicorn, waitress).

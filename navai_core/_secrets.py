@@ -10,9 +10,12 @@ with ``httpx.AsyncClient``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable, Generator, Mapping
 from http import HTTPStatus
@@ -21,8 +24,10 @@ from typing import Any, TypeAlias
 import attrs
 import cattrs
 import httpx
+import msgspec
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from navai_core._functions._runner import WorkerPool
 from navai_core._instructions import build_session_instructions
 from navai_core._options import NavaiVoiceBackendOptions
 from navai_core.exceptions import (
@@ -200,13 +205,36 @@ class ClientSecretUpstreamRequest:
 
     def to_httpx(self, timeout: float) -> httpx.Request:
         """An ``httpx.Request`` that gives up after ``timeout`` seconds per phase."""
-        return httpx.Request(
+        # On the hot path of every session start, so built the cheap way: the URL parsed
+        # once per base URL, the body encoded by msgspec, and the headers httpx would add
+        # (Host, Content-Length) given up front, which spares its header passes. The
+        # request is then what ``content=`` makes: same headers, ``.content`` readable.
+        url = _parsed_url(self.url)
+        content = _encode_json(self.body)
+        request = httpx.Request(
             "POST",
-            self.url,
-            headers=dict(self.headers),
-            content=json.dumps(self.body).encode(),
-            extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+            url,
+            headers=[
+                ("Host", url.netloc.decode("ascii")),
+                *self.headers.items(),
+                ("Content-Length", str(len(content))),
+            ],
+            stream=httpx.ByteStream(content),
+            extensions={
+                "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+            },
         )
+        request.read()
+        return request
+
+
+_encode_json = msgspec.json.Encoder().encode
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_url(url: str) -> httpx.URL:
+    # httpx.URL is immutable: one parsed copy per configured base URL is enough.
+    return httpx.URL(url)
 
 
 def _resolve_api_key(options: NavaiVoiceBackendOptions, request: CreateClientSecretRequest) -> str:
@@ -400,6 +428,14 @@ def _retry_after(response: _Answer) -> float | None:
     return seconds if seconds is not None and seconds >= 0 else None
 
 
+def _timed_out(timeout: float) -> UpstreamTimeoutError:
+    return UpstreamTimeoutError(
+        f"OpenAI client_secrets failed (504): no answer within {timeout:g} seconds. "
+        "Check that OpenAI (or OPENAI_BASE_URL) is reachable, or raise NAVAI_OPENAI_TIMEOUT.",
+        upstream_status=None,
+    )
+
+
 def _mint_flow(
     options: NavaiVoiceBackendOptions,
     request: CreateClientSecretRequest | Mapping[str, Any] | None,
@@ -411,19 +447,14 @@ def _mint_flow(
     timeout = options.openai_timeout_seconds
     deadline = clock() + timeout
     policy = options.retry
-    timed_out = UpstreamTimeoutError(
-        f"OpenAI client_secrets failed (504): no answer within {timeout:g} seconds. "
-        "Check that OpenAI (or OPENAI_BASE_URL) is reachable, or raise NAVAI_OPENAI_TIMEOUT.",
-        upstream_status=None,
-    )
     for attempt in range(1, policy.max_attempts + 1):
         remaining = deadline - clock()
         if remaining <= 0:
-            raise timed_out
+            raise _timed_out(timeout)
         outcome = yield _Send(upstream.to_httpx(remaining), remaining)
         wait: float | None = None
         if isinstance(outcome, httpx.TimeoutException):
-            raise timed_out
+            raise _timed_out(timeout)
         if isinstance(outcome, httpx.TransportError):
             url = httpx.URL(upstream.url)  # never the user:password@ of a proxy URL
             host = f"{url.host}:{url.port}" if url.port else url.host
@@ -496,9 +527,24 @@ def create_realtime_client_secret(
     return _drive(flow, client)
 
 
+# Sync attempts run here so the caller can stop waiting at the deadline: httpx bounds
+# each read, and headers trickling in a byte at a time would never trip that. Daemon
+# threads, bounded: an abandoned attempt ends with its own reads and holds one thread.
+_ATTEMPTS = WorkerPool(32, name="navai-mint")
+
+
 def _send(client: httpx.Client, step: _Send) -> _Answer:
-    # httpx bounds each read, not the whole answer: check the deadline between chunks,
-    # so an answer trickling in cannot outlast the timeout by more than one read.
+    attempt = _ATTEMPTS.submit(_read_answer, client, step)
+    try:
+        return attempt.result(timeout=step.timeout)
+    except concurrent.futures.TimeoutError:
+        attempt.cancel()
+        raise httpx.ReadTimeout("no complete answer in time", request=step.request) from None
+
+
+def _read_answer(client: httpx.Client, step: _Send) -> _Answer:
+    # Also check the deadline between body chunks, so an abandoned attempt whose body
+    # trickles in gives its thread back soon after the caller stopped waiting.
     deadline = time.monotonic() + step.timeout
     response = client.send(step.request, stream=True)
     try:
@@ -513,14 +559,22 @@ def _send(client: httpx.Client, step: _Send) -> _Answer:
 
 
 async def _asend(client: httpx.AsyncClient, step: _Send) -> _Answer:
-    response = await client.send(step.request, stream=True)
-    try:
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-        return _Answer(response.status_code, response.headers, bytes(body))
-    finally:
-        await response.aclose()
+    # Not streamed: the caller bounds the whole attempt, body included (see _adrive).
+    response = await client.send(step.request)
+    return _Answer(response.status_code, response.headers, response.content)
+
+
+if sys.version_info >= (3, 11):
+
+    async def _bounded(client: httpx.AsyncClient, step: _Send) -> _Answer:
+        # asyncio.timeout cancels in place; wait_for would start a task per attempt.
+        async with asyncio.timeout(step.timeout):
+            return await _asend(client, step)
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _bounded(client: httpx.AsyncClient, step: _Send) -> _Answer:
+        return await asyncio.wait_for(_asend(client, step), step.timeout)
 
 
 def _drive(flow: _Flow, client: httpx.Client) -> RealtimeClientSecret:
@@ -570,7 +624,7 @@ async def _adrive(flow: _Flow, client: httpx.AsyncClient) -> RealtimeClientSecre
                 continue
             try:
                 # httpx times out per phase; this bounds the whole attempt, slow drips too.
-                outcome = await asyncio.wait_for(_asend(client, step), step.timeout)
+                outcome = await _bounded(client, step)
             except asyncio.TimeoutError:
                 outcome = httpx.ReadTimeout("no answer in time", request=step.request)
             except httpx.TransportError as error:

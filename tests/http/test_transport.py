@@ -1,0 +1,316 @@
+"""Checks of the owned client's HTTP/1.1 transport (``navai_adapters.starlette``).
+
+The contract and fault suites already drive the transport through the Starlette app;
+these cover what they do not reach: chunked and close-delimited answers, interim 1xx,
+HEAD and 204, keep-alive reuse, the connection cap, timeouts, TLS, malformed answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from navai_adapters.starlette import (
+    _CookielessAsyncClient,
+    _KeepAliveTransport,
+    _new_async_client,
+)
+
+OK = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"a": true}'
+Answer = bytes | Callable[[asyncio.StreamWriter], Awaitable[None]]
+
+
+class Upstream:
+    """A raw asyncio server: one scripted answer (bytes, or a coroutine) per request."""
+
+    def __init__(self, answers: list[Answer], context: ssl.SSLContext | None = None) -> None:
+        self.answers = list(answers)
+        self.context = context
+        self.connections = 0
+        self.requests: list[tuple[bytes, bytes]] = []
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> Upstream:  # noqa: PYI034 - Self needs 3.11
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0, ssl=self.context)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+        await self.server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/x"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.writers.append(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                body = await reader.readexactly(length) if length else b""
+                self.requests.append((head, body))
+                answer = self.answers.pop(0)
+                if not isinstance(answer, bytes):
+                    await answer(writer)
+                    break
+                writer.write(answer)
+                await writer.drain()
+                if b"connection: close" in answer.lower():
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        writer.close()
+
+
+def client(**kwargs: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=_KeepAliveTransport(**kwargs.pop("limits", {})), **kwargs)
+
+
+@pytest.mark.asyncio
+async def test_keep_alive_reuses_one_connection() -> None:
+    async with Upstream([OK, OK, OK]) as upstream, client() as http:
+        for _ in range(3):
+            response = await http.post(upstream.url, json={"x": 1})
+            assert response.json() == {"a": True}
+    assert upstream.connections == 1
+    head, body = upstream.requests[0]
+    assert head.startswith(b"POST /v1/x HTTP/1.1\r\n")
+    assert f"host: 127.0.0.1:{upstream.port}\r\n".encode() in head.lower()
+    assert body == b'{"x":1}'
+
+
+@pytest.mark.asyncio
+async def test_chunked_answer_with_extensions_trailers_and_gzip() -> None:
+    data = gzip.compress(b'{"chunked": 1}')
+    head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-encoding: gzip\r\n\r\n"
+    chunks = [b"5\r\n", data[:5], f"\r\n{len(data) - 5:x};ext=1\r\n".encode(), data[5:]]
+    answer = b"".join([head, *chunks, b"\r\n0\r\nx-trailer: 1\r\n\r\n"])
+    async with Upstream([answer, OK]) as upstream, client() as http:
+        assert (await http.get(upstream.url)).json() == {"chunked": 1}
+        assert (await http.get(upstream.url)).json() == {"a": True}
+    assert upstream.connections == 1
+
+
+@pytest.mark.asyncio
+async def test_answer_delimited_by_close_and_http_10() -> None:
+    async def until_close(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\n\r\nhello world")
+        await writer.drain()
+
+    async with Upstream([until_close, OK]) as upstream, client() as http:
+        assert (await http.get(upstream.url)).text == "hello world"
+        assert (await http.get(upstream.url)).status_code == 200
+    assert upstream.connections == 2
+
+
+@pytest.mark.asyncio
+async def test_interim_answers_head_and_204_keep_the_connection() -> None:
+    answers: list[Answer] = [
+        b"HTTP/1.1 100 Continue\r\n\r\n" + OK,
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n",
+        OK,
+    ]
+    async with Upstream(answers) as upstream, client() as http:
+        assert (await http.post(upstream.url, content=b"x")).json() == {"a": True}
+        assert (await http.delete(upstream.url)).status_code == 204
+        head = await http.head(upstream.url)
+        assert (head.status_code, head.content) == (200, b"")
+        assert (await http.get(upstream.url)).status_code == 200
+    assert upstream.connections == 1
+
+
+@pytest.mark.asyncio
+async def test_a_dropped_connection_is_a_protocol_error_not_a_timeout() -> None:
+    async def drop(_writer: asyncio.StreamWriter) -> None:
+        return
+
+    async with Upstream([drop]) as upstream, client() as http:
+        with pytest.raises(httpx.RemoteProtocolError) as caught:
+            await http.get(upstream.url)
+    assert str(caught.value.request.url) == upstream.url
+
+
+@pytest.mark.asyncio
+async def test_refused_is_a_connect_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with client() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"http://127.0.0.1:{port}/")
+
+
+@pytest.mark.asyncio
+async def test_read_timeout_and_the_connection_is_not_reused() -> None:
+    async def silent(_writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(1)
+
+    async with Upstream([silent, OK]) as upstream, client(timeout=0.2) as http:
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(upstream.url)
+        assert time.monotonic() - started < 0.6
+        assert (await http.get(upstream.url)).status_code == 200
+    assert upstream.connections == 2
+
+
+@pytest.mark.asyncio
+async def test_cancelled_mid_answer_the_connection_is_closed() -> None:
+    async def trickle(writer: asyncio.StreamWriter) -> None:
+        for byte in OK:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.02)
+
+    async with Upstream([trickle, OK]) as upstream, client() as http:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await http.get(upstream.url)
+        assert (await http.get(upstream.url)).status_code == 200
+    assert upstream.connections == 2
+
+
+@pytest.mark.asyncio
+async def test_the_connection_cap_queues_and_times_out() -> None:
+    async def slow(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.3)
+        writer.write(OK)
+        await writer.drain()
+
+    timeout = httpx.Timeout(5, pool=0.1)
+    async with (
+        Upstream([slow]) as upstream,
+        client(limits={"max_connections": 1}, timeout=timeout) as http,
+    ):
+        first = asyncio.create_task(http.get(upstream.url))
+        await asyncio.sleep(0.05)
+        with pytest.raises(httpx.PoolTimeout):
+            await http.get(upstream.url)
+        assert (await first).status_code == 200
+    async with Upstream([OK, OK, OK]) as upstream, client(limits={"max_connections": 1}) as http:
+        answers = await asyncio.gather(*(http.get(upstream.url) for _ in range(3)))
+        assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert upstream.connections == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"NOT HTTP\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+    ],
+)
+async def test_malformed_answers_are_protocol_errors(answer: bytes) -> None:
+    async def send(writer: asyncio.StreamWriter) -> None:
+        writer.write(answer)
+        await writer.drain()
+
+    async with Upstream([send]) as upstream, client() as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get(upstream.url)
+
+
+@pytest.mark.asyncio
+async def test_a_line_break_in_a_header_is_refused() -> None:
+    request = httpx.Request("GET", "http://127.0.0.1:9/", headers=[(b"x-a", b"1\r\nx-b: 2")])
+    async with client() as http:
+        with pytest.raises(httpx.LocalProtocolError):
+            await http.send(request)
+
+
+@pytest.mark.asyncio
+async def test_only_http_and_https() -> None:
+    async with client() as http:
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await http.send(httpx.Request("GET", "ftp://example.com/x"))
+
+
+@pytest.mark.asyncio
+async def test_tls_verifies_the_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", key, "-out", cert, "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    async with Upstream([OK], context) as upstream:
+        url = f"https://localhost:{upstream.port}/"
+        async with client() as http:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await http.get(url)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # read by httpx.create_ssl_context
+        async with client() as http:
+            assert (await http.get(url)).json() == {"a": True}
+
+
+def test_connections_from_a_closed_event_loop_are_not_reused() -> None:
+    transport = _KeepAliveTransport()
+
+    async def once() -> None:
+        async with Upstream([OK]) as upstream:
+            answer = await httpx.AsyncClient(transport=transport).get(upstream.url)
+            assert answer.status_code == 200
+
+    asyncio.run(once())
+    asyncio.run(once())
+    asyncio.run(transport.aclose())
+
+
+@pytest.mark.asyncio
+async def test_the_owned_client_keeps_no_cookies_and_leaves_proxies_to_httpx(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answer = b"HTTP/1.1 200 OK\r\nset-cookie: a=b; Path=/\r\ncontent-length: 2\r\n\r\n{}"
+    async with (
+        Upstream([answer, OK]) as upstream,
+        _CookielessAsyncClient(transport=_KeepAliveTransport()) as http,
+    ):
+        await http.get(upstream.url)
+        await http.get(upstream.url)
+        assert b"cookie" not in upstream.requests[1][0].lower()
+        assert len(http.cookies) == 0
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    async with _new_async_client() as proxied:
+        assert type(proxied) is httpx.AsyncClient
+    monkeypatch.delenv("HTTPS_PROXY")
+    async with _new_async_client() as direct:
+        assert isinstance(direct, _CookielessAsyncClient)
+
+
+@pytest.mark.asyncio
+async def test_a_large_body_is_sent_whole() -> None:
+    big = b"x" * (8 * 1024 * 1024)
+    async with Upstream([OK]) as upstream, client() as http:
+        assert (await http.post(upstream.url, content=big)).status_code == 200
+    assert len(upstream.requests[0][1]) == len(big)
