@@ -37,18 +37,25 @@ def serve_asgi(app: Any) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def serve_wsgi(app: Callable[..., Any]) -> Iterator[str]:
-    """Run ``app`` under waitress (a production WSGI server) in a thread; yield its URL."""
-    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=16)
+def serve_wsgi(app: Callable[..., Any], threads: int = 16) -> Iterator[str]:
+    """Run ``app`` under waitress (a production WSGI server) in a thread; yield its URL.
+
+    At the end the worker threads finish first (they poke the server's trigger when
+    done), then the server is closed from its own loop (a trigger's thunk), which wakes
+    the loop at once and leaves no socket for a late worker to write to.
+    """
+    # connection_limit: waitress stops accepting at 100 open connections by default,
+    # and keep-alive clients hold theirs.
+    server = waitress.server.create_server(
+        app, host="127.0.0.1", port=0, threads=threads, connection_limit=1000
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        # Let the worker threads finish (they poke the server's trigger when done),
-        # then close the server and its loop.
         server.task_dispatcher.shutdown(timeout=10)
-        server.close()
+        server.trigger.pull_trigger(server.close)
         thread.join(10)
         close = getattr(app, "close", None)
         if close is not None:

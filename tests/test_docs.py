@@ -56,9 +56,17 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("code", list(examples()))
 def test_example_runs(code: str, fake: FakeOpenAI, workdir: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "NAVAI_"))}
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "NAVAI_"))
+    }
     env.update(OPENAI_API_KEY="sk-docs-example-key", OPENAI_BASE_URL=fake.url)
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=workdir, env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", code],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -185,7 +185,8 @@ def test_serve_reload_picks_up_new_functions(tmp_path: Path) -> None:
             "--folders",
             "tools",
         ],
-        cwd=ROOT,
+        # Not the repo root: files the test run writes there would restart the server.
+        cwd=tmp_path,
         env=clean_env(PYTHONUNBUFFERED="1"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
