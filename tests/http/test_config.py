@@ -32,7 +32,11 @@ def test_every_variable_is_read() -> None:
             "NAVAI_CORS_ORIGINS": "https://a.example,https://b.example",
         }
     )
-    assert (config.client_secret_path, config.functions_list_path, config.functions_execute_path) == ("/a", "/b", "/c")
+    assert (
+        config.client_secret_path,
+        config.functions_list_path,
+        config.functions_execute_path,
+    ) == ("/a", "/b", "/c")
     assert config.enable_functions is False
     assert config.max_body_bytes == 2048
     assert config.functions_base_dir == "/srv/app"
@@ -46,7 +50,10 @@ def test_keywords_win_over_env() -> None:
 
 
 def test_blank_variables_are_unset() -> None:
-    assert NavaiServerConfig.from_env({"NAVAI_MAX_BODY_BYTES": "  ", "NAVAI_CLIENT_SECRET_PATH": ""}) == NavaiServerConfig()
+    assert (
+        NavaiServerConfig.from_env({"NAVAI_MAX_BODY_BYTES": "  ", "NAVAI_CLIENT_SECRET_PATH": ""})
+        == NavaiServerConfig()
+    )
 
 
 @pytest.mark.parametrize(
@@ -68,7 +75,12 @@ def test_bad_variable_names_itself_and_its_value(variable: str, value: str) -> N
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("max_body_bytes", 0), ("max_body_bytes", True), ("client_secret_path", "relative"), ("functions_execute_path", 5)],
+    [
+        ("max_body_bytes", 0),
+        ("max_body_bytes", True),
+        ("client_secret_path", "relative"),
+        ("functions_execute_path", 5),
+    ],
 )
 def test_bad_fields_are_refused(field: str, value: object) -> None:
     with pytest.raises(InvalidOptionError, match=field):
