@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import uvicorn
 import waitress.server
 
@@ -60,3 +62,20 @@ def serve_wsgi(app: Callable[..., Any], threads: int = 16) -> Iterator[str]:
         close = getattr(app, "close", None)
         if close is not None:
             close()
+
+
+def wait_until_serving(
+    url: str, process: subprocess.Popen[str], path: str = "/navai/functions", timeout: float = 30
+) -> httpx.Response:
+    """Poll ``url + path`` until a server process answers; fail with its output if it dies."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(f"{url}{path}", timeout=2)
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                output = process.communicate()[0]
+                msg = f"the server at {url} did not start:\n{output}"
+                raise AssertionError(msg) from None
+            time.sleep(0.1)

@@ -16,7 +16,7 @@ import pytest
 
 from navai_adapters.starlette import create_app
 from navai_adapters.wsgi import create_app as create_wsgi_app
-from tests.servers import serve_asgi, serve_wsgi
+from tests.servers import serve_asgi, serve_wsgi, wait_until_serving
 
 from .conftest import HERE, default_options
 from .test_cli import NAVAI, clean_env, free_port
@@ -147,16 +147,7 @@ def test_serve_with_two_workers() -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                listed = httpx.get(f"{url}/navai/functions", timeout=2)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline, (
-                    process.communicate()[0]
-                )
-                time.sleep(0.2)
+        listed = wait_until_serving(url, process)
         assert "get_weather" in {item["name"] for item in listed.json()["items"]}
     finally:
         process.terminate()

@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from flask import Flask
 
 from navai_adapters.starlette import add_navai_routes
 from navai_adapters.wsgi import create_app as create_wsgi_app
-from tests.servers import serve_asgi, serve_wsgi
+from tests.servers import serve_asgi, serve_wsgi, wait_until_serving
 
 from .conftest import HERE, default_options
 
@@ -111,16 +110,7 @@ def test_wsgi_under_gunicorn(fake_openai) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/navai/functions", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline, (
-                    process.communicate()[0]
-                )
-                time.sleep(0.1)
+        wait_until_serving(url, process)
         fake_openai.clear()
         with httpx.Client(base_url=url) as client:
             assert client.post("/navai/realtime/client-secret", json={}).status_code == 200

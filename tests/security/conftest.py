@@ -19,7 +19,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,13 +27,12 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-import waitress.server
 
 from navai_adapters import starlette as navai_starlette
 from navai_adapters import wsgi as navai_wsgi
 from navai_core import NavaiFunctionRegistry, NavaiVoiceBackendOptions, RetryPolicy
 from tests.fake_openai import FakeOpenAI
-from tests.servers import serve_asgi
+from tests.servers import serve_asgi, serve_wsgi
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -127,30 +125,6 @@ def make_app(adapter: str, options: NavaiVoiceBackendOptions, **config: Any) -> 
     config.setdefault("functions_folders", FUNCTIONS)
     factory = navai_starlette.create_app if adapter == "starlette" else navai_wsgi.create_app
     return factory(options, env=env, **config)
-
-
-@contextlib.contextmanager
-def serve_wsgi(app: Any, threads: int = 16) -> Iterator[str]:
-    """Run ``app`` under waitress in a thread, as ``tests.servers.serve_wsgi`` does.
-
-    The server is closed from its own loop (a trigger's thunk), which wakes the loop at
-    once; closed from this thread, the loop sleeps up to a second in ``select`` before
-    it notices, and this suite starts many servers.
-    """
-    # connection_limit: waitress stops accepting at 100 open connections by default, and
-    # keep-alive clients hold theirs; the load tests open 300 at once.
-    server = waitress.server.create_server(
-        app, host="127.0.0.1", port=0, threads=threads, connection_limit=1000
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.task_dispatcher.shutdown(timeout=10)
-        server.trigger.pull_trigger(server.close)
-        thread.join(10)
-        app.close()
 
 
 @contextlib.contextmanager
