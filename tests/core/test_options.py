@@ -13,6 +13,7 @@ from navai_core import (
     get_navai_voice_backend_options_from_env,
 )
 from navai_core.exceptions import InvalidOptionError, NavaiError
+from tests.core.conftest import ENV_VARIABLES
 
 KEY = "sk-proj-server-secret-0123456789"
 
@@ -160,27 +161,7 @@ def test_text_values_are_stripped(variable: str, field: str) -> None:
 
 
 @pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
-@pytest.mark.parametrize(
-    "variable",
-    [
-        "OPENAI_API_KEY",
-        "OPENAI_REALTIME_MODEL",
-        "OPENAI_REALTIME_VOICE",
-        "OPENAI_REALTIME_INSTRUCTIONS",
-        "OPENAI_REALTIME_LANGUAGE",
-        "OPENAI_REALTIME_VOICE_ACCENT",
-        "OPENAI_REALTIME_VOICE_TONE",
-        "OPENAI_REALTIME_CLIENT_SECRET_TTL",
-        "NAVAI_ALLOW_FRONTEND_API_KEY",
-        "OPENAI_BASE_URL",
-        "OPENAI_ORG_ID",
-        "OPENAI_PROJECT_ID",
-        "NAVAI_OPENAI_TIMEOUT",
-        "NAVAI_ALLOWED_MODELS",
-        "NAVAI_ALLOWED_VOICES",
-        "NAVAI_OPENAI_MAX_ATTEMPTS",
-    ],
-)
+@pytest.mark.parametrize("variable", ENV_VARIABLES)
 def test_blank_variable_counts_as_unset(variable: str, blank: str) -> None:
     assert get_navai_voice_backend_options_from_env({variable: blank}) == NavaiVoiceBackendOptions()
 
