@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -153,14 +154,13 @@ def test_bad_flags_exit_2(args: list[str]) -> None:
     assert "usage: navai" in done.stderr
 
 
-@pytest.fixture
-def serving() -> Iterator[tuple[subprocess.Popen[str], str]]:
+@contextlib.contextmanager
+def serve(*args: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = free_port()
-    env = clean_env(NAVAI_FUNCTIONS_FOLDERS="examples/functions", PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        [*NAVAI, "serve", "--port", str(port)],
+        [*NAVAI, "serve", "--port", str(port), *args],
         cwd=ROOT,
-        env=env,
+        env=clean_env(NAVAI_FUNCTIONS_FOLDERS="examples/functions", PYTHONUNBUFFERED="1", **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -181,6 +181,12 @@ def serving() -> Iterator[tuple[subprocess.Popen[str], str]]:
         process.wait(10)
 
 
+@pytest.fixture
+def serving() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    with serve() as running:
+        yield running
+
+
 def test_serve_starts_without_key_and_serves_the_examples(serving) -> None:
     process, url = serving
     listed = httpx.get(f"{url}/navai/functions").json()
@@ -195,6 +201,33 @@ def test_serve_starts_without_key_and_serves_the_examples(serving) -> None:
     assert f"NAVAI backend on {url}" in output
     assert "get_weather" in output
     assert "OPENAI_API_KEY is not set" in output
+
+
+ACCESS_LINE = '"GET /navai/functions HTTP/1.1" 200'
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "logged"),
+    [
+        ((), {}, True),
+        (("--no-access-log",), {}, False),
+        ((), {"NAVAI_ACCESS_LOG": "false"}, False),
+        (("--access-log",), {"NAVAI_ACCESS_LOG": "false"}, True),
+    ],
+)
+def test_serve_access_log_switch(args: tuple[str, ...], env: dict[str, str], logged: bool) -> None:
+    with serve(*args, **env) as (process, url):
+        assert httpx.get(f"{url}/navai/functions").status_code == 200
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert f"NAVAI backend on {url}" in output
+    assert (ACCESS_LINE in output) is logged, output
+
+
+def test_serve_rejects_a_bad_access_log_variable() -> None:
+    done = navai("serve", "--port", str(free_port()), env=clean_env(NAVAI_ACCESS_LOG="maybe"))
+    assert done.returncode == 2
+    assert "NAVAI_ACCESS_LOG='maybe' is not a boolean" in done.stderr
 
 
 def test_serve_reports_a_port_in_use() -> None:
