@@ -536,6 +536,15 @@ async def _run_async(call: Callable[[], Any], function_name: str, max_bytes: int
     return _json_result(result, function_name, max_bytes)
 
 
+class _Expired(Exception):  # noqa: N818 - internal marker, never seen outside
+    """A pooled call outlived its timeout (set on its future by the timer)."""
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
+
+
 def _being_cancelled() -> bool:
     """Whether the running task was asked to stop (always assumed on Python 3.10)."""
     task = asyncio.current_task()
@@ -848,16 +857,16 @@ class NavaiFunctionRegistry:
         """
         entry, call = self._prepare(name, payload, context)
         limit = self._settings.max_result_bytes
-        awaitable: Any
-        if entry.is_async:
-            awaitable = _run_async(call, entry.name, limit)
-        else:
-            loop = asyncio.get_running_loop()
-            awaitable = loop.run_in_executor(
-                self._pool, contextvars.copy_context().run, _run_sync, call, entry.name, limit
-            )
+        if not entry.is_async:
+            return self._finish(entry, await self._run_in_pool(entry, call, limit))
         try:
-            outcome = await asyncio.wait_for(awaitable, entry.timeout_seconds)
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout(entry.timeout_seconds):
+                    outcome = await _run_async(call, entry.name, limit)
+            else:  # pragma: no cover - Python 3.10
+                outcome = await asyncio.wait_for(
+                    _run_async(call, entry.name, limit), entry.timeout_seconds
+                )
         except asyncio.TimeoutError:
             raise self._timed_out(entry) from None
         except asyncio.CancelledError:
@@ -866,6 +875,23 @@ class NavaiFunctionRegistry:
             # The function raised CancelledError itself; nobody cancelled this call.
             raise FunctionExecutionError(entry.name, "The call was cancelled.") from None
         return self._finish(entry, outcome)
+
+    async def _run_in_pool(self, entry: _Entry, call: Callable[[], Any], limit: int) -> Any:
+        """A sync function's outcome, run in the pool, or ``FunctionTimeoutError``.
+
+        The timeout is a timer that fails the future itself: no task is started and
+        nothing is cancelled, so the common case (the function returns in time) costs
+        one timer. A call still running when it fires keeps its thread (Python cannot
+        stop it); its result is dropped.
+        """
+        future = self._pool.run(contextvars.copy_context().run, _run_sync, call, entry.name, limit)
+        timer = future.get_loop().call_later(entry.timeout_seconds, _expire, future)
+        try:
+            return await future
+        except _Expired:
+            raise self._timed_out(entry) from None
+        finally:
+            timer.cancel()
 
     # --- lifecycle -------------------------------------------------------------------
 

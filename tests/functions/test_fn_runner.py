@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextvars
+import sys
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -69,8 +72,6 @@ def test_background_loop_runs_coroutines_in_a_context():
 
 
 def test_background_loop_cancellation_both_ways():
-    import asyncio
-
     runner = BackgroundLoop()
 
     async def forever():
@@ -114,3 +115,110 @@ def test_closing_an_unstarted_loop():
     runner = BackgroundLoop()
     runner.close()
     assert runner.loop is None
+
+
+# --- WorkerPool.run: asyncio futures, results handed back in batches -------------------
+
+
+@pytest.mark.asyncio
+async def test_pool_run_returns_results_and_errors_to_the_loop():
+    pool = WorkerPool(2)
+    try:
+        assert await pool.run(lambda a, b: a + b, 1, 2) == 3
+        with pytest.raises(ZeroDivisionError):
+            await pool.run(lambda: 1 / 0)
+        # A function's own BaseException is carried too, not raised in the worker.
+        with pytest.raises(SystemExit):
+            await pool.run(sys.exit, 3)
+        assert await pool.run(lambda: "still working") == "still working"
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_pool_run_loses_no_result_under_concurrency():
+    # Many callers and threads racing on the hand-back: every future must settle, each
+    # with its own value (a lost wake-up would hang here until the timeout).
+    pool = WorkerPool(8)
+    try:
+        values = await asyncio.wait_for(
+            asyncio.gather(*(pool.run(lambda n=n: n * 2) for n in range(5000))), 30
+        )
+        assert values == [n * 2 for n in range(5000)]
+        assert 1 <= pool.thread_count <= 8
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_pool_run_skips_a_call_cancelled_while_queued():
+    pool = WorkerPool(1)
+    gate = threading.Event()
+    ran: list[str] = []
+    try:
+        running = pool.run(gate.wait, 5)
+        queued = pool.run(ran.append, "never")
+        queued.cancel()
+        gate.set()
+        assert await running is True
+        assert await pool.run(ran.append, "after") is None
+        assert ran == ["after"]
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_pool_run_drops_the_result_of_a_call_its_caller_gave_up_on():
+    pool = WorkerPool(1)
+    gate = threading.Event()
+    try:
+        slow = pool.run(gate.wait, 5)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(slow, 0.05)
+        assert slow.cancelled()
+        gate.set()  # it finishes now; handing its result back must not fail
+        assert await pool.run(lambda: "next") == "next"
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_pool_shutdown_cancels_queued_loop_calls():
+    pool = WorkerPool(1)
+    gate = threading.Event()
+    running = pool.run(gate.wait, 5)
+    queued = pool.run(lambda: "never")
+    pool.shutdown(wait=False, cancel_futures=True)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(queued, 5)
+    gate.set()
+    assert await running is True
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.run(lambda: None)
+
+
+def test_pool_run_after_the_loop_closed_does_not_break_the_worker():
+    # A call still running when its loop closes (a server stopped mid-call): the
+    # hand-back finds the loop closed and drops the result; the thread lives on.
+    pool = WorkerPool(1)
+    gate = threading.Event()
+    loop = asyncio.new_event_loop()
+    try:
+        orphan = loop.run_until_complete(_start(pool, gate.wait, 5))
+    finally:
+        loop.close()
+    gate.set()
+    assert not orphan.done()
+    assert pool.submit(lambda: "alive").result(5) == "alive"
+    pool.shutdown()
+
+
+async def _start(pool: WorkerPool, fn: Any, *args: Any) -> asyncio.Future[Any]:
+    return pool.run(fn, *args)
+
+
+def test_pool_run_needs_a_running_loop():
+    pool = WorkerPool(1)
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        pool.run(lambda: None)
+    pool.shutdown()
