@@ -156,6 +156,8 @@ class SchemaBatch:
 
     def error(self, hint: Any) -> str | None:
         """Why ``hint`` has no schema, or ``None`` when it has one."""
+        if not self._errors:  # the usual case: no hashing (a ``Literal``'s is not cheap)
+            return None
         return self._errors.get(_key(hint))
 
     def schema(self, hint: Any, needed: dict[str, None]) -> dict[str, Any]:
