@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -546,10 +546,40 @@ def _expire(future: asyncio.Future[Any]) -> None:
 
 
 def _being_cancelled() -> bool:
-    """Whether the running task was asked to stop (always assumed on Python 3.10)."""
+    """Whether the running task was asked to stop (Python 3.11+: ``Task.cancelling``)."""
     task = asyncio.current_task()
     cancelling: Callable[[], int] | None = getattr(task, "cancelling", None)
     return cancelling is None or cancelling() > 0
+
+
+class _CancelledItself(Exception):  # noqa: N818 - internal marker, never seen outside
+    """An async function raised ``CancelledError`` though nobody cancelled it (3.10)."""
+
+
+async def _in_own_task(
+    coroutine: Coroutine[Any, Any, Any], entry: _Entry
+) -> Any:  # pragma: no cover - Python 3.10
+    """Python 3.10's stand-in for ``asyncio.timeout`` plus ``Task.cancelling``.
+
+    The function runs in a task of its own, waited for with ``asyncio.wait``, which
+    never raises what the task raised: so a ``CancelledError`` reaching this frame means
+    the caller was cancelled, and a task that ended cancelled without being asked to
+    means the function raised ``CancelledError`` itself.
+    """
+    task = asyncio.ensure_future(coroutine)
+    try:
+        done, _ = await asyncio.wait((task,), timeout=entry.timeout_seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        await asyncio.wait((task,))  # as wait_for does: let it run its cleanup first
+        raise
+    if not done:
+        task.cancel()
+        await asyncio.wait((task,))
+        raise asyncio.TimeoutError
+    if task.cancelled():
+        raise _CancelledItself
+    return task.result()
 
 
 # --- settings -----------------------------------------------------------------------------
@@ -864,15 +894,15 @@ class NavaiFunctionRegistry:
                 async with asyncio.timeout(entry.timeout_seconds):
                     outcome = await _run_async(call, entry.name, limit)
             else:  # pragma: no cover - Python 3.10
-                outcome = await asyncio.wait_for(
-                    _run_async(call, entry.name, limit), entry.timeout_seconds
-                )
+                outcome = await _in_own_task(_run_async(call, entry.name, limit), entry)
         except asyncio.TimeoutError:
             raise self._timed_out(entry) from None
         except asyncio.CancelledError:
             if _being_cancelled():
                 raise
             # The function raised CancelledError itself; nobody cancelled this call.
+            raise FunctionExecutionError(entry.name, "The call was cancelled.") from None
+        except _CancelledItself:  # pragma: no cover - Python 3.10
             raise FunctionExecutionError(entry.name, "The call was cancelled.") from None
         return self._finish(entry, outcome)
 
