@@ -8,6 +8,7 @@ import contextvars
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -120,66 +121,67 @@ def test_closing_an_unstarted_loop():
 # --- WorkerPool.run: asyncio futures, results handed back in batches -------------------
 
 
-@pytest.mark.asyncio
-async def test_pool_run_returns_results_and_errors_to_the_loop():
-    pool = WorkerPool(2)
-    try:
-        assert await pool.run(lambda a, b: a + b, 1, 2) == 3
-        with pytest.raises(ZeroDivisionError):
-            await pool.run(lambda: 1 / 0)
-        # A function's own BaseException is carried too, not raised in the worker.
-        with pytest.raises(SystemExit):
-            await pool.run(sys.exit, 3)
-        assert await pool.run(lambda: "still working") == "still working"
-    finally:
+@pytest.fixture
+def make_pool() -> Iterator[Callable[[int], WorkerPool]]:
+    pools: list[WorkerPool] = []
+
+    def make(workers: int) -> WorkerPool:
+        pools.append(WorkerPool(workers))
+        return pools[-1]
+
+    yield make
+    for pool in pools:
         pool.shutdown()
 
 
 @pytest.mark.asyncio
-async def test_pool_run_loses_no_result_under_concurrency():
+async def test_pool_run_returns_results_and_errors_to_the_loop(make_pool):
+    pool = make_pool(2)
+    assert await pool.run(lambda a, b: a + b, 1, 2) == 3
+    with pytest.raises(ZeroDivisionError):
+        await pool.run(lambda: 1 / 0)
+    # A function's own BaseException is carried too, not raised in the worker.
+    with pytest.raises(SystemExit):
+        await pool.run(sys.exit, 3)
+    assert await pool.run(lambda: "still working") == "still working"
+
+
+@pytest.mark.asyncio
+async def test_pool_run_loses_no_result_under_concurrency(make_pool):
     # Many callers and threads racing on the hand-back: every future must settle, each
     # with its own value (a lost wake-up would hang here until the timeout).
-    pool = WorkerPool(8)
-    try:
-        values = await asyncio.wait_for(
-            asyncio.gather(*(pool.run(lambda n=n: n * 2) for n in range(5000))), 30
-        )
-        assert values == [n * 2 for n in range(5000)]
-        assert 1 <= pool.thread_count <= 8
-    finally:
-        pool.shutdown()
+    pool = make_pool(8)
+    values = await asyncio.wait_for(
+        asyncio.gather(*(pool.run(lambda n=n: n * 2) for n in range(5000))), 30
+    )
+    assert values == [n * 2 for n in range(5000)]
+    assert 1 <= pool.thread_count <= 8
 
 
 @pytest.mark.asyncio
-async def test_pool_run_skips_a_call_cancelled_while_queued():
-    pool = WorkerPool(1)
+async def test_pool_run_skips_a_call_cancelled_while_queued(make_pool):
+    pool = make_pool(1)
     gate = threading.Event()
     ran: list[str] = []
-    try:
-        running = pool.run(gate.wait, 5)
-        queued = pool.run(ran.append, "never")
-        queued.cancel()
-        gate.set()
-        assert await running is True
-        assert await pool.run(ran.append, "after") is None
-        assert ran == ["after"]
-    finally:
-        pool.shutdown()
+    running = pool.run(gate.wait, 5)
+    queued = pool.run(ran.append, "never")
+    queued.cancel()
+    gate.set()
+    assert await running is True
+    assert await pool.run(ran.append, "after") is None
+    assert ran == ["after"]
 
 
 @pytest.mark.asyncio
-async def test_pool_run_drops_the_result_of_a_call_its_caller_gave_up_on():
-    pool = WorkerPool(1)
+async def test_pool_run_drops_the_result_of_a_call_its_caller_gave_up_on(make_pool):
+    pool = make_pool(1)
     gate = threading.Event()
-    try:
-        slow = pool.run(gate.wait, 5)
-        with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(slow, 0.05)
-        assert slow.cancelled()
-        gate.set()  # it finishes now; handing its result back must not fail
-        assert await pool.run(lambda: "next") == "next"
-    finally:
-        pool.shutdown()
+    slow = pool.run(gate.wait, 5)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(slow, 0.05)
+    assert slow.cancelled()
+    gate.set()  # it finishes now; handing its result back must not fail
+    assert await pool.run(lambda: "next") == "next"
 
 
 @pytest.mark.asyncio
