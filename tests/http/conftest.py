@@ -19,7 +19,6 @@ from tests.servers import serve_asgi, serve_wsgi
 
 HERE = Path(__file__).parent
 SERVER_KEY = "sk-server-secret-key-0123456789"
-ADAPTERS = ("starlette", "wsgi")
 FUNCTION_TIMEOUT = "0.5"
 
 
@@ -56,17 +55,6 @@ def default_options(fake: FakeOpenAI, **changes: Any) -> NavaiVoiceBackendOption
     }
     fields.update(changes)
     return NavaiVoiceBackendOptions(**fields)
-
-
-@pytest.fixture(scope="module")
-def fake_openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module", params=ADAPTERS)
-def adapter(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")

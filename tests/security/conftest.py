@@ -37,7 +37,6 @@ from tests.servers import serve_asgi, serve_wsgi
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 FUNCTIONS = "sec_functions"
-ADAPTERS = ("starlette", "wsgi")
 
 # A recognisable fake key: the tests grep for it whole and for its distinctive middle.
 SERVER_KEY = "sk-navai-sec-LEAKCANARY7f3e9a-tail0123456789"
@@ -138,14 +137,9 @@ def running(
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module", params=ADAPTERS)
-def adapter(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def upstream(fake_openai: FakeOpenAI) -> FakeOpenAI:
+    """The shared fake OpenAI (tests/conftest.py), under the name this suite uses."""
+    return fake_openai
 
 
 @pytest.fixture(scope="module")
