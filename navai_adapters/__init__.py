@@ -13,6 +13,7 @@ same way: build a :class:`NavaiRequest`, call ``handle``/``ahandle``, send the
 from __future__ import annotations
 
 from navai_adapters._config import AuthorizeHook, NavaiServerConfig
+from navai_adapters._gc import tune_gc
 from navai_adapters._http import (
     BodyTooLargeError,
     NavaiHttpHandler,
@@ -31,4 +32,5 @@ __all__ = [
     "NavaiServerConfig",
     "UnsupportedMediaTypeError",
     "build_handler",
+    "tune_gc",
 ]

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from navai_adapters._gc import tune_gc
 from navai_core import (
     CreateClientSecretRequest,
     NavaiFunctionRegistry,
@@ -102,6 +103,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="log a line per request (env NAVAI_ACCESS_LOG; default on). Off roughly "
         "doubles the requests/s a worker serves: use --no-access-log in production when "
         "a proxy in front already logs requests",
+    )
+    serve.add_argument(
+        "--tune-gc",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after startup, freeze the startup heap and collect young objects less often "
+        "(navai_adapters.tune_gc; default on)",
     )
     functions_flags(serve)
 
@@ -315,8 +323,9 @@ def _serve(args: argparse.Namespace) -> int:
             # Edits to the functions restart the server, wherever the folders live.
             reload_dirs.append(registry.base_dir)
         # Each worker (or reloaded process) builds its own app from the same environment.
+        tuned = args.tune_gc and not args.reload
         uvicorn.run(
-            "navai_adapters.starlette:create_app",
+            "navai_adapters.cli:_tuned_app" if tuned else "navai_adapters.starlette:create_app",
             factory=True,
             host=args.host,
             port=args.port,
@@ -326,11 +335,25 @@ def _serve(args: argparse.Namespace) -> int:
             log_config=_log_config(),
             access_log=access_log,
         )
-    else:
-        uvicorn.run(
-            app, host=args.host, port=args.port, log_config=_log_config(), access_log=access_log
-        )
-    return EXIT_OK
+        return EXIT_OK
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_config=_log_config(), access_log=access_log
+    )
+    config.load()  # imports uvicorn's protocol modules first, so that they are frozen too
+    if args.tune_gc:
+        tune_gc()
+    server = uvicorn.Server(config)
+    server.run()
+    return EXIT_OK if server.started else EXIT_FAILED
+
+
+def _tuned_app() -> Any:
+    """The app factory each ``navai serve --workers N`` process runs: the app, then GC tuning."""
+    from navai_adapters.starlette import create_app  # noqa: PLC0415
+
+    app = create_app()
+    tune_gc()
+    return app
 
 
 def _access_log(flag: bool | None) -> bool:

@@ -179,6 +179,8 @@ def serve(*args: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]
     finally:
         process.terminate()
         process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 @pytest.fixture
@@ -243,3 +245,33 @@ def test_serve_reports_a_port_in_use() -> None:
         )
     assert done.returncode == 1
     assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
+
+
+GC_STATE_TOOL = '''
+import gc
+
+
+def gc_state() -> dict[str, int]:
+    """The serving process's garbage-collector settings."""
+    return {"young": gc.get_threshold()[0], "frozen": gc.get_freeze_count()}
+'''
+
+
+@pytest.mark.parametrize(
+    ("args", "tuned"),
+    [((), True), (("--no-tune-gc",), False), (("--workers", "2"), True)],
+)
+def test_serve_tunes_the_garbage_collector(
+    tmp_path: Path, args: tuple[str, ...], tuned: bool
+) -> None:
+    folder = tmp_path / "examples" / "functions"
+    folder.mkdir(parents=True)
+    (folder / "gc_tool.py").write_text(GC_STATE_TOOL, encoding="utf-8")
+    with serve(*args, NAVAI_FUNCTIONS_BASE_DIR=str(tmp_path)) as (_, url):
+        answer = httpx.post(f"{url}/navai/functions/execute", json={"function_name": "gc_state"})
+    state = answer.json()["result"]
+    if tuned:
+        assert state["young"] == 10_000
+        assert state["frozen"] > 1_000  # the modules, the app and the tools
+    else:
+        assert state == {"young": 700, "frozen": 0}
