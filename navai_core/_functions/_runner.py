@@ -81,7 +81,7 @@ class WorkerPool(concurrent.futures.Executor):
         self._max_workers = max_workers
         self._name = name
         self._queue: queue.SimpleQueue[_WorkItem | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        self._idle = 0  # threads waiting for work; guarded by _lock (cheaper than a Semaphore)
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._shutdown = False
@@ -130,7 +130,9 @@ class WorkerPool(concurrent.futures.Executor):
                 msg = "The function registry is closed; no more calls can run."
                 raise RuntimeError(msg)
             self._queue.put(item)
-            if not self._idle.acquire(blocking=False) and len(self._threads) < self._max_workers:
+            if self._idle:
+                self._idle -= 1  # that thread takes it
+            elif len(self._threads) < self._max_workers:
                 thread = threading.Thread(
                     target=self._work,
                     name=f"{self._name}-{len(self._threads) + 1}",
@@ -146,32 +148,43 @@ class WorkerPool(concurrent.futures.Executor):
                 return
             target, fn, args, extra = item
             del item
-            if isinstance(target, _Handback):
-                self._run_for_loop(target, fn, args, extra)
-            elif target.set_running_or_notify_cancel():
-                try:
-                    result = fn(*args, **extra)
-                except BaseException as exc:  # the caller's future carries it
-                    target.set_exception(exc)
-                    del exc
-                else:
-                    target.set_result(result)
-                    del result
-            del target, fn, args, extra
-            self._idle.release()
+            ok, value = self._call(target, fn, args, extra)
+            # Idle from here on, before the caller hears back: a caller that queues its
+            # next call as soon as it has this result finds this thread, not a new one.
+            with self._lock:
+                self._idle += 1
+            if ok is None:
+                pass  # cancelled, or timed out, while it waited in the queue: not run
+            elif isinstance(target, _Handback):
+                target.put(extra, ok, value)
+            elif ok:
+                target.set_result(value)
+            else:
+                target.set_exception(value)
+            del target, fn, args, extra, value
 
     @staticmethod
-    def _run_for_loop(
-        handback: _Handback, fn: Callable[..., Any], args: tuple[Any, ...], future: Any
-    ) -> None:
-        if future.done():  # cancelled, or timed out, while it waited in the queue
-            return  # (read across threads: a stale answer only means the call runs)
-        try:
-            result = fn(*args)
-        except BaseException as exc:  # the caller's future carries it
-            handback.put(future, False, exc)  # noqa: FBT003 - internal, positional for speed
+    def _call(
+        target: concurrent.futures.Future[Any] | _Handback,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        extra: Any,
+    ) -> tuple[bool | None, Any]:
+        """``(True, result)``, ``(False, exception)``, or ``(None, None)``: not to be run."""
+        if isinstance(target, _Handback):
+            # `extra` is the caller's asyncio future, read across threads: a stale
+            # "not done" only means the call runs and its result is dropped.
+            if extra.done():
+                return None, None
+            kwargs: dict[str, Any] = {}
+        elif target.set_running_or_notify_cancel():
+            kwargs = extra
         else:
-            handback.put(future, True, result)  # noqa: FBT003
+            return None, None
+        try:
+            return True, fn(*args, **kwargs)
+        except BaseException as exc:  # the caller's future carries it
+            return False, exc
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking calls; threads end once they finish what they are running.

@@ -224,3 +224,23 @@ def test_pool_run_needs_a_running_loop():
     with pytest.raises(RuntimeError, match="no running event loop"):
         pool.run(lambda: None)
     pool.shutdown()
+
+
+def test_a_caller_that_calls_again_at_once_reuses_the_idle_thread():
+    # The thread counts itself idle before the caller hears back, so back-to-back calls
+    # never find the pool "busy" and start threads they do not need.
+    pool = WorkerPool(8)
+    try:
+        for number in range(200):
+            assert pool.submit(abs, -number).result(5) == number
+        assert pool.thread_count == 1
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_back_to_back_loop_calls_reuse_the_idle_thread(make_pool):
+    pool = make_pool(8)
+    for number in range(200):
+        assert await pool.run(abs, -number) == number
+    assert pool.thread_count == 1
