@@ -27,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from navai_adapters import tune_gc
+
 _BODIES: dict[str, str] = json.loads(
     open(os.environ["NAVAI_BENCH_BODIES"], encoding="utf-8").read()  # noqa: PTH123, SIM115
 )
@@ -79,6 +81,9 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
     async with httpx.AsyncClient(limits=limits, timeout=10) as client:
         _clients.append(client)
+        # The garbage-collector settings `navai serve` applies once started: floor and
+        # NAVAI run with the same ones (this app, which never waits, barely collects).
+        tune_gc()
         yield
 
 

@@ -18,7 +18,10 @@ What runs, all on 127.0.0.1, in one go:
 * ``navai serve`` as shipped (uvicorn, 1 worker, uvicorn's access log on) beside a bare
   Starlette app with the same three routes answering fixed JSON (``bench/bare_asgi.py``)
   under the same uvicorn settings;
-* the same two with the access log off (``uvicorn --no-access-log``): the framework floor;
+* the same two with the access log off (``navai serve --no-access-log`` and
+  ``uvicorn --no-access-log``): the framework floor. ``navai serve`` tunes the garbage
+  collector once started (``navai_adapters.tune_gc``); the bare app applies the same
+  settings in its lifespan, so both run with the same ones;
 * NAVAI's WSGI callable under gunicorn beside a bare WSGI app (``bench/bare_wsgi.py``),
   both ``gunicorn -w 1 -k gthread --threads 4``;
 * with ``--node``: the original Node backend (Express), for reference.
@@ -460,7 +463,6 @@ def http_benchmark(args: argparse.Namespace) -> Results:
         bare_env = {"NAVAI_BENCH_BODIES": str(bodies), "OPENAI_BASE_URL": upstream_url}
         uvicorn = [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}"]
         bare_asgi = ["bare_asgi:app", "--app-dir", str(HERE)]
-        navai_app = ["navai_adapters.starlette:create_app", "--factory"]
         gunicorn = [PYTHON, "-m", "gunicorn", *GUNICORN, "-b", "127.0.0.1:{port}"]
         servers = [
             Server(
@@ -477,8 +479,8 @@ def http_benchmark(args: argparse.Namespace) -> Results:
             ),
             Server(
                 "navai-nolog",
-                "navai app (uvicorn --no-access-log)",
-                [*uvicorn, "--no-access-log", *navai_app],
+                "navai serve --no-access-log",
+                [PYTHON, "-m", "navai_adapters", "serve", "--no-access-log", "--port", "{port}"],
                 env=navai_env,
             ),
             Server(
