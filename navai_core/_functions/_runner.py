@@ -34,10 +34,13 @@ class _Handback:
     order matters for not losing a result: :meth:`_settle` clears the flag *before*
     taking from the deque, and a worker appends *before* reading the flag, so whatever a
     worker appends is either taken by a settle already scheduled or schedules one.
+
+    The loop is held weakly: handbacks are the values of a dict keyed weakly by loop,
+    and a value that held its key would keep every loop that ever ran a call alive.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self._loop = weakref.ref(loop)
         self._done: collections.deque[tuple[asyncio.Future[Any], bool, Any]] = collections.deque()
         self._scheduled = False
 
@@ -46,8 +49,14 @@ class _Handback:
         self._done.append((future, ok, value))
         if not self._scheduled:
             self._scheduled = True
+            self.call_soon(self._settle)
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        """From any thread: run ``callback`` on the loop, unless it is closed or gone."""
+        loop = self._loop()
+        if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                self.loop.call_soon_threadsafe(self._settle)
+                loop.call_soon_threadsafe(callback)
 
     def _settle(self) -> None:
         self._scheduled = False
@@ -208,8 +217,7 @@ class WorkerPool(concurrent.futures.Executor):
                 assert item is not None  # None is only queued below, once
                 target, _, _, extra = item
                 if isinstance(target, _Handback):  # an asyncio future: cancel it on its loop
-                    with contextlib.suppress(RuntimeError):  # that loop is already closed
-                        target.loop.call_soon_threadsafe(extra.cancel)
+                    target.call_soon(extra.cancel)
                 else:
                     target.cancel()
         for _ in threads:

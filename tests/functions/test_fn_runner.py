@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import gc
 import sys
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from navai_core._functions._runner import BackgroundLoop, WorkerPool
+from navai_core._functions._runner import BackgroundLoop, WorkerPool, _Handback
 
 
 def test_pool_runs_and_reports_errors():
@@ -244,3 +245,29 @@ async def test_back_to_back_loop_calls_reuse_the_idle_thread(make_pool):
     for number in range(200):
         assert await pool.run(abs, -number) == number
     assert pool.thread_count == 1
+
+
+def test_the_worker_pool_holds_loops_weakly() -> None:
+    pool = WorkerPool(1)
+    try:
+        for _ in range(3):
+            assert asyncio.run(_in_pool(pool)) == 42
+        gc.collect()
+        assert len(pool._handbacks) == 0  # each run's loop is gone with the run
+    finally:
+        pool.shutdown()
+
+
+async def _in_pool(pool: WorkerPool) -> int:
+    return await pool.run(int, "42")
+
+
+def test_a_handback_to_a_loop_that_is_gone_is_dropped() -> None:
+    loop = asyncio.new_event_loop()
+    handback = _Handback(loop)
+    loop.close()
+    del loop
+    gc.collect()
+    called: list[object] = []
+    handback.call_soon(lambda: called.append(1))  # no loop to run it on: nothing happens
+    assert called == []
