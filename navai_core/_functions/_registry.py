@@ -22,6 +22,7 @@ import attrs
 
 from navai_core._env import env_bool, env_float, env_int, env_list, env_str
 from navai_core._functions._context import FunctionContext
+from navai_core._functions._deadlines import LoopDeadlines
 from navai_core._functions._discovery import (
     Candidate,
     SourceFile,
@@ -545,6 +546,10 @@ def _expire(future: asyncio.Future[Any]) -> None:
         future.set_exception(_Expired())
 
 
+def _cancel_task(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+
+
 def _being_cancelled() -> bool:
     """Whether the running task was asked to stop (Python 3.11+: ``Task.cancelling``)."""
     task = asyncio.current_task()
@@ -704,6 +709,7 @@ class NavaiFunctionRegistry:
         )
         self._pool = WorkerPool(self._settings.max_concurrency)
         self._loop = BackgroundLoop()
+        self._deadlines = LoopDeadlines()
         self._reload_lock = threading.Lock()
         self._closed = False
         self._snapshot = _Builder(self._settings).build()
@@ -889,39 +895,75 @@ class NavaiFunctionRegistry:
         limit = self._settings.max_result_bytes
         if not entry.is_async:
             return self._finish(entry, await self._run_in_pool(entry, call, limit))
+        if sys.version_info >= (3, 11):
+            return self._finish(entry, await self._run_on_loop(entry, call, limit))
+        return self._finish(  # pragma: no cover - Python 3.10
+            entry, await self._run_async_310(entry, call, limit)
+        )
+
+    if sys.version_info >= (3, 11):
+
+        async def _run_on_loop(self, entry: _Entry, call: Callable[[], Any], limit: int) -> Any:
+            """An async function's outcome, awaited here, or ``FunctionTimeoutError``.
+
+            What ``asyncio.timeout`` does, with the timer shared (see ``_deadlines``): on
+            expiry the task is cancelled, and the cancellation is turned into the timeout
+            here unless someone else cancelled the task too.
+            """
+            task = asyncio.current_task()
+            if task is None:
+                msg = "aexecute() must run in an asyncio task (await it from a coroutine)."
+                raise RuntimeError(msg)
+            cancelling = task.cancelling()
+            group, deadline = self._deadlines.start(
+                task.get_loop(), entry.timeout_seconds, _cancel_task, task
+            )
+            try:
+                outcome = await _run_async(call, entry.name, limit)
+            except asyncio.CancelledError:
+                if deadline.expired and task.uncancel() <= cancelling:
+                    raise self._timed_out(entry) from None
+                if _being_cancelled():
+                    raise
+                # The function raised CancelledError itself; nobody cancelled this call.
+                raise FunctionExecutionError(entry.name, "The call was cancelled.") from None
+            finally:
+                group.finish(deadline)
+            if deadline.expired:  # it swallowed the cancellation and returned: take it back
+                task.uncancel()
+            return outcome
+
+    async def _run_async_310(
+        self, entry: _Entry, call: Callable[[], Any], limit: int
+    ) -> Any:  # pragma: no cover - Python 3.10
         try:
-            if sys.version_info >= (3, 11):
-                async with asyncio.timeout(entry.timeout_seconds):
-                    outcome = await _run_async(call, entry.name, limit)
-            else:  # pragma: no cover - Python 3.10
-                outcome = await _in_own_task(_run_async(call, entry.name, limit), entry)
+            return await _in_own_task(_run_async(call, entry.name, limit), entry)
         except asyncio.TimeoutError:
             raise self._timed_out(entry) from None
         except asyncio.CancelledError:
             if _being_cancelled():
                 raise
-            # The function raised CancelledError itself; nobody cancelled this call.
             raise FunctionExecutionError(entry.name, "The call was cancelled.") from None
-        except _CancelledItself:  # pragma: no cover - Python 3.10
+        except _CancelledItself:
             raise FunctionExecutionError(entry.name, "The call was cancelled.") from None
-        return self._finish(entry, outcome)
 
     async def _run_in_pool(self, entry: _Entry, call: Callable[[], Any], limit: int) -> Any:
         """A sync function's outcome, run in the pool, or ``FunctionTimeoutError``.
 
-        The timeout is a timer that fails the future itself: no task is started and
-        nothing is cancelled, so the common case (the function returns in time) costs
-        one timer. A call still running when it fires keeps its thread (Python cannot
-        stop it); its result is dropped.
+        On expiry, the deadline fails the future itself: no task is started and nothing
+        is cancelled. A call still running then keeps its thread (Python cannot stop
+        it); its result is dropped.
         """
         future = self._pool.run(contextvars.copy_context().run, _run_sync, call, entry.name, limit)
-        timer = future.get_loop().call_later(entry.timeout_seconds, _expire, future)
+        group, deadline = self._deadlines.start(
+            future.get_loop(), entry.timeout_seconds, _expire, future
+        )
         try:
             return await future
         except _Expired:
             raise self._timed_out(entry) from None
         finally:
-            timer.cancel()
+            group.finish(deadline)
 
     # --- lifecycle -------------------------------------------------------------------
 
