@@ -232,10 +232,8 @@ class NavaiHttpHandler:
         """The 413 answer, for adapters that catch :class:`BodyTooLargeError`."""
         return self._too_large()
 
-    def _plan(self, request: NavaiRequest) -> _Plan:
+    def _plan(self, request: NavaiRequest, route: RouteName) -> _Plan:
         """Decide what the request asks for, or answer it at once (errors, listing)."""
-        route = request.route
-        assert route is not None
         try:
             data = self._json_object(request)
             if route == "functions_list":
@@ -249,7 +247,7 @@ class NavaiHttpHandler:
 
     def _json_object(self, request: NavaiRequest) -> dict[str, Any]:
         body = request.body
-        if not body.strip():
+        if not body or body.isspace():
             return {}
         # A body must say it is JSON: that forces a CORS preflight on cross-site posts
         # (a form, a beacon or an untyped blob cannot send application/json).
@@ -346,7 +344,7 @@ class NavaiHttpHandler:
             return NavaiResponse.error(error.status_code, error.message)
         return NavaiResponse.json(error.status_code, {"ok": False, "function_name": name, **body})
 
-    def _route(self, request: NavaiRequest) -> NavaiRequest | NavaiResponse:
+    def _route(self, request: NavaiRequest) -> RouteName | NavaiResponse:
         route = self.match(request.path)
         if route is None:
             return NavaiResponse.error(404, f"Not found: {request.path}")
@@ -354,7 +352,12 @@ class NavaiHttpHandler:
         if request.method != allowed:
             message = f"Method {request.method} is not allowed on {request.path}. Use {allowed}."
             return NavaiResponse.json(405, {"error": message}, (*_JSON_HEADERS, ("allow", allowed)))
-        # Not attrs.evolve: on every request, and evolve introspects the class each time.
+        return route
+
+    @staticmethod
+    def _with_route(request: NavaiRequest, route: RouteName) -> NavaiRequest:
+        # For the authorize hook only (nothing else sees the request object): not built
+        # without one. Not attrs.evolve, which introspects the class on every call.
         return NavaiRequest(
             request.method, request.path, request.headers, request.body, request.native, route
         )
@@ -373,18 +376,19 @@ class NavaiHttpHandler:
             request: The request, body read.
             client: The pooled client minting goes through.
         """
-        routed = self._route(request)
-        if isinstance(routed, NavaiResponse):
-            return routed
+        route = self._route(request)
+        if isinstance(route, NavaiResponse):
+            return route
         plan: _Plan | None = None
         try:
             if self.config.authorize is not None:
-                verdict = self.config.authorize(routed)
+                request = self._with_route(request, route)
+                verdict = self.config.authorize(request)
                 if inspect.isawaitable(verdict):
                     _reject_async_hook(verdict)
                 if refused := self._refused(verdict):
                     return refused
-            plan = self._plan(routed)
+            plan = self._plan(request, route)
             if isinstance(plan, _Mint):
                 secret = create_realtime_client_secret(self.options, plan.request, client=client)
                 return NavaiResponse.json(200, secret.to_dict(), _NO_STORE_HEADERS)
@@ -397,22 +401,23 @@ class NavaiHttpHandler:
         except NavaiError as error:
             return self._answer_error(plan, error)
         except Exception:
-            return _internal_error(routed)
+            return _internal_error(request)
 
     async def ahandle(self, request: NavaiRequest, *, client: httpx.AsyncClient) -> NavaiResponse:
         """Answer ``request`` (async; for ASGI servers). Same as :meth:`handle`."""
-        routed = self._route(request)
-        if isinstance(routed, NavaiResponse):
-            return routed
+        route = self._route(request)
+        if isinstance(route, NavaiResponse):
+            return route
         plan: _Plan | None = None
         try:
             if self.config.authorize is not None:
-                verdict = self.config.authorize(routed)
+                request = self._with_route(request, route)
+                verdict = self.config.authorize(request)
                 if inspect.isawaitable(verdict):
                     verdict = await verdict
                 if refused := self._refused(verdict):
                     return refused
-            plan = self._plan(routed)
+            plan = self._plan(request, route)
             if isinstance(plan, _Mint):
                 secret = await acreate_realtime_client_secret(
                     self.options, plan.request, client=client
@@ -427,7 +432,7 @@ class NavaiHttpHandler:
         except NavaiError as error:
             return self._answer_error(plan, error)
         except Exception:
-            return _internal_error(routed)
+            return _internal_error(request)
 
     def _answer_error(self, plan: _Plan | None, error: NavaiError) -> NavaiResponse:
         if plan is None or isinstance(plan, NavaiResponse):  # raised by the authorize hook
