@@ -437,7 +437,8 @@ class NavaiHttpHandler:
     def _answer_error(self, plan: _Plan | None, error: NavaiError) -> NavaiResponse:
         if plan is None or isinstance(plan, NavaiResponse):  # raised by the authorize hook
             return NavaiResponse.error(error.status_code, error.message)
-        if error.status_code >= 500:  # noqa: PLR2004
+        # A failed mint is logged here, once; a failed call was logged by the registry.
+        if isinstance(plan, _Mint) and error.status_code >= 500:  # noqa: PLR2004
             logger.warning("%s", error.message)
         return self._failed(plan, error)
 

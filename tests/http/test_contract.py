@@ -8,6 +8,7 @@ the other means logic leaked into an adapter.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from urllib.parse import urlsplit
 
@@ -281,6 +282,22 @@ def test_function_timeout_is_504(server: Served) -> None:
 def test_sync_function_timeout_is_504(server: Served) -> None:
     body = assert_json_error(execute(server, "doze", {"seconds": 0.8}), 504)
     assert body["error"] == "Function timed out."
+
+
+@pytest.mark.parametrize("name", ["nap", "doze"])
+def test_a_function_timeout_is_logged_once(server: Served, caplog, name: str) -> None:
+    caplog.set_level(logging.WARNING, logger="navai")
+    assert_json_error(execute(server, name, {"seconds": 0.8}), 504)
+    logged = [record for record in caplog.records if "did not finish" in record.getMessage()]
+    assert len(logged) == 1, [record.getMessage() for record in logged]
+
+
+def test_a_failed_mint_is_logged_once(server: Served, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="navai")
+    server.fake.enqueue(delay(3))
+    assert_json_error(server.client.post(MINT, json={}), 504)
+    logged = [record for record in caplog.records if "client_secrets failed" in record.getMessage()]
+    assert len(logged) == 1, [record.getMessage() for record in logged]
 
 
 def test_missing_function_name_is_400(server: Served) -> None:
