@@ -546,6 +546,11 @@ def _expire(future: asyncio.Future[Any]) -> None:
         future.set_exception(_Expired())
 
 
+def _cancelled_itself(function_name: str) -> FunctionExecutionError:
+    """The failure of a call that ended cancelled though nobody cancelled it."""
+    return FunctionExecutionError(function_name, "The call was cancelled.")
+
+
 def _cancel_task(task: asyncio.Task[Any]) -> None:
     task.cancel()
 
@@ -876,7 +881,7 @@ class NavaiFunctionRegistry:
             future.cancel()
             raise self._timed_out(entry) from None
         except concurrent.futures.CancelledError:
-            raise FunctionExecutionError(entry.name, "The call was cancelled.") from None
+            raise _cancelled_itself(entry.name) from None
         return self._finish(entry, outcome)
 
     async def aexecute(
@@ -926,7 +931,7 @@ class NavaiFunctionRegistry:
                 if _being_cancelled():
                     raise
                 # The function raised CancelledError itself; nobody cancelled this call.
-                raise FunctionExecutionError(entry.name, "The call was cancelled.") from None
+                raise _cancelled_itself(entry.name) from None
             finally:
                 group.finish(deadline)
             if deadline.expired:  # it swallowed the cancellation and returned: take it back
@@ -943,9 +948,9 @@ class NavaiFunctionRegistry:
         except asyncio.CancelledError:
             if _being_cancelled():
                 raise
-            raise FunctionExecutionError(entry.name, "The call was cancelled.") from None
+            raise _cancelled_itself(entry.name) from None
         except _CancelledItself:
-            raise FunctionExecutionError(entry.name, "The call was cancelled.") from None
+            raise _cancelled_itself(entry.name) from None
 
     async def _run_in_pool(self, entry: _Entry, call: Callable[[], Any], limit: int) -> Any:
         """A sync function's outcome, run in the pool, or ``FunctionTimeoutError``.
