@@ -75,6 +75,7 @@ _SPEECH_SYNTHESIZE_PATH = "/navai/speech/synthesize"
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 _MAX_TEXT = 500
+_HEAD = re.compile(r"<(head|script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
 _encode = msgspec.json.Encoder().encode
@@ -248,7 +249,7 @@ def _text(answer: _Answer) -> str:
     text = answer.content.decode("utf-8", "replace")
     if "html" in answer.headers.get("content-type", ""):
         # Express's default error page (the original backend's errors): its text only.
-        text = html.unescape(_TAGS.sub(" ", text))
+        text = html.unescape(_TAGS.sub(" ", _HEAD.sub(" ", text)))
     text = _SPACES.sub(" ", text).strip()
     return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "..."
 
