@@ -274,7 +274,7 @@ def _http_error(answer: _Answer, secrets: tuple[str, ...]) -> BackendError:
 
 
 def _invalid(message: str, answer: _Answer) -> InvalidBackendResponseError:
-    return InvalidBackendResponseError(message, status_code=502, text=_text(answer))
+    return InvalidBackendResponseError(message, status_code=502, text=_redact(_text(answer), ()))
 
 
 def _is_success(answer: _Answer) -> bool:
@@ -505,7 +505,7 @@ class _BaseNavaiBackendClient:
 
     def _transport_error(self, step: _Send, error: httpx.RequestError) -> BackendError:
         where = f"{step.method} {_origin(step.url)}{httpx.URL(step.url).path}"
-        detail = str(error) or type(error).__name__
+        detail = _redact(str(error) or type(error).__name__, ())
         if isinstance(error, httpx.TimeoutException):
             return BackendTimeoutError(
                 f"The NAVAI backend did not answer {where} in time ({detail}). "
@@ -544,7 +544,10 @@ class _BaseNavaiBackendClient:
             return BackendFunctionsResult(warnings=(warning,))
 
     def _execute_flow(self, function_name: str, payload: Mapping[str, Any] | None) -> _Flow[Any]:
-        body = {"function_name": function_name, "payload": None if payload is None else payload}
+        body = {
+            "function_name": function_name,
+            "payload": None if payload is None else dict(payload),
+        }
         step = _Send("POST", self.functions_execute_url, _encode(body))
         answer = yield from self._exchange(step, idempotent=False)
         return _parse_execute_answer(answer, function_name)

@@ -157,7 +157,7 @@ def test_custom_paths_are_where_requests_go(driver: str, backend: Backend) -> No
     client.close()
 
 
-@pytest.mark.parametrize("bad", ["ftp://host", "not a url", "http://"])
+@pytest.mark.parametrize("bad", ["ftp://host", "not a url", "http://", "http://[::1"])
 def test_a_bad_base_url_is_refused_naming_it(bad: str) -> None:
     with pytest.raises(InvalidOptionError, match="api_base_url") as caught:
         NavaiBackendClient(bad)
@@ -354,6 +354,12 @@ def test_list_gives_typed_definitions_with_schemas(client: Driven, backend: Back
         BackendFunction("ping"),
     )
     assert result.functions[0].parameters == schema
+    assert result.functions[0].to_dict() == {
+        "name": "add",
+        "description": "Add.",
+        "source": "t.py#add",
+        "parameters": schema,
+    }
     assert result.functions[1].to_dict() == {"name": "ping", "description": None, "source": None}
     assert result.warnings == ("[navai] Failed to load broken.py: boom",)
 
@@ -429,6 +435,20 @@ def test_list_does_not_wait_past_the_policy_for_retry_after(
     result = client.list_functions()
     assert len(backend.requests) == 1
     assert result.warnings == ("[navai] Failed to load backend functions (429).",)
+
+
+def test_a_retry_after_date_falls_back_to_the_backoff(client: Driven, backend: Backend) -> None:
+    backend.answers = [
+        answer(503, headers={"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+        answer(data={"items": [], "warnings": []}),
+    ]
+    assert client.list_functions().warnings == ()
+    assert len(backend.requests) == 2
+
+
+def test_a_base_url_of_the_wrong_type_is_refused() -> None:
+    with pytest.raises(InvalidOptionError, match="api_base_url"):
+        NavaiBackendClient(3000)  # type: ignore[arg-type]
 
 
 def test_retries_off(driver: str, backend: Backend) -> None:
