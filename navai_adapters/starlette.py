@@ -124,6 +124,7 @@ class NavaiStarlette:
             headers=httpx.Headers(raw_headers),
             body=body,
             native=Request(scope),
+            client_address=client[0] if (client := scope.get("client")) else None,
         )
         response = await handler.ahandle(request, client=self.client)
         await _send(send, response)

@@ -88,6 +88,7 @@ class NavaiWSGIApp:
                     headers=_headers(environ),
                     body=body,
                     native=environ,
+                    client_address=environ.get("REMOTE_ADDR") or None,
                 )
                 response = handler.handle(request, client=self.client)
         # No `Connection` header: PEP 3333 leaves hop-by-hop headers to the server.
