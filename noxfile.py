@@ -25,7 +25,7 @@ def _group(name: str) -> list[str]:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Install the package as a user would (not editable) and run every test."""
-    session.install(".[server]", *_group("tests"))
+    session.install(".[server,ratelimit]", *_group("tests"))
     session.run("coverage", "erase")
     # pytest exits 5 when it collects nothing: nox counts that as a failure, as it must.
     session.run("coverage", "run", "-m", "pytest", *session.posargs)
@@ -44,7 +44,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict on the packages and on tests/typing (the public API as users write it)."""
-    session.install("-e", ".[server]", *_group("typing"))
+    session.install("-e", ".[server,ratelimit]", *_group("typing"))
     session.run("mypy")
 
 
