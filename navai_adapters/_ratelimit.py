@@ -95,6 +95,12 @@ def _items(rates: tuple[Rate, ...]) -> tuple[limits.RateLimitItem, ...]:
     return tuple(kinds[rate.granularity](rate.amount, rate.multiples) for rate in rates)
 
 
+def _state(rate: Rate, allowed: bool, remaining: int, reset_at: float) -> RateState:
+    # limits counts an entry exactly one window old as still inside when it refuses, and
+    # as outside in its stats: a refused request has nothing left, whatever they say.
+    return RateState(rate, allowed, remaining if allowed else 0, reset_at)
+
+
 class RouteLimiter:
     """Counts requests per route and caller against the configured rates.
 
@@ -248,7 +254,7 @@ class RouteLimiter:
         for rate, item in zip(self.rates[route], items, strict=True):
             allowed = limiter.hit(item, "navai", route, key)
             reset_at, remaining = limiter.get_window_stats(item, "navai", route, key)
-            states.append(RateState(rate, allowed, remaining, reset_at))
+            states.append(_state(rate, allowed, remaining, reset_at))
             if not allowed:
                 break  # longer windows are not charged for a refused request
         return states
@@ -258,13 +264,17 @@ class RouteLimiter:
         items = self._items.get(route)
         if items is None:
             return _PASS
+        if not self._redis:
+            # The in-memory store does no IO, so nothing to await: the sync one serves
+            # every event loop alike (an async one would belong to the loop it was made in).
+            return self.hit(route, key)
         try:
             limiter = self._async_limiter()
             states = []
             for rate, item in zip(self.rates[route], items, strict=True):
                 allowed = await limiter.hit(item, "navai", route, key)
                 reset_at, remaining = await limiter.get_window_stats(item, "navai", route, key)
-                states.append(RateState(rate, allowed, remaining, reset_at))
+                states.append(_state(rate, allowed, remaining, reset_at))
                 if not allowed:
                     break
             return self._decide(route, states)
