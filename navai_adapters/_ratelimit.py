@@ -84,7 +84,7 @@ def _require(module: str, why: str, extra: str) -> None:
     try:
         __import__(module)
     except ImportError:
-        msg = f"{why} needs the {module!r} package: pip install 'navai[{extra}]'."
+        msg = f"{why} the {module!r} package: pip install 'navai[{extra}]'."
         raise InvalidOptionError(msg, option="rate_limits", value=module) from None
 
 
@@ -128,10 +128,10 @@ class RouteLimiter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         names = ", ".join(RATE_LIMIT_ENV.get(route, route) for route in rates)
-        _require("limits", f"Rate limits ({names})", "ratelimit")
+        _require("limits", f"Rate limits ({names}) need", "ratelimit")
         scheme = urllib.parse.urlsplit(storage).scheme
         if scheme in _REDIS_SCHEMES:
-            _require("redis", "NAVAI_RATE_LIMIT_STORAGE=redis://...", "ratelimit")
+            _require("redis", "A Redis storage (NAVAI_RATE_LIMIT_STORAGE) needs", "ratelimit")
         self.rates = dict(rates)
         self.storage = storage
         self.fail_open = fail_open
