@@ -200,6 +200,24 @@ class RouteLimiter:
             self._async = (loop, MovingWindowRateLimiter(store))
         return self._async[1]
 
+    def close(self) -> None:
+        """Close the sync store's connections (WSGI app shutdown)."""
+        sync, self._sync = self._sync, None
+        client = getattr(getattr(sync, "storage", None), "storage", None)
+        if self._redis and client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close both stores' connections (ASGI app shutdown)."""
+        self.close()
+        found, self._async = self._async, None
+        if found is None or not self._redis:
+            return
+        bridge = getattr(found[1].storage, "bridge", None)
+        client = getattr(bridge, "storage", None)
+        if client is not None and found[0] is asyncio.get_running_loop():
+            await client.aclose()
+
     # --- deciding: pure ---------------------------------------------------------------------
 
     def _decide(self, route: str, states: list[RateState]) -> Decision:

@@ -63,6 +63,8 @@ class NavaiWSGIApp:
             self.client.close()
         if self.handler.registry is not None:
             self.handler.registry.close()
+        if self.handler.rate_limiter is not None:
+            self.handler.rate_limiter.close()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
