@@ -143,6 +143,7 @@ class RouteLimiter:
         self._async: tuple[object, limits.aio.strategies.MovingWindowRateLimiter] | None = None
         # limits' in-memory store is not safe against threads racing on one key.
         self._memory_lock = threading.Lock()
+        self._creating = threading.Lock()
         self._logged_at = -_LOG_EVERY_SECONDS
 
     def __repr__(self) -> str:
@@ -176,15 +177,19 @@ class RouteLimiter:
         return options
 
     def _sync_limiter(self) -> limits.strategies.MovingWindowRateLimiter:
-        if self._sync is None:
-            from limits.storage import storage_from_string  # noqa: PLC0415
-            from limits.strategies import MovingWindowRateLimiter  # noqa: PLC0415
+        if self._sync is not None:
+            return self._sync
+        # The first requests of a threaded server arrive together: make one store only.
+        with self._creating:
+            if self._sync is None:
+                from limits.storage import storage_from_string  # noqa: PLC0415
+                from limits.strategies import MovingWindowRateLimiter  # noqa: PLC0415
 
-            store = storage_from_string(
-                self.storage, wrap_exceptions=True, **self._options(asynchronous=False)
-            )
-            self._sync = MovingWindowRateLimiter(store)
-        return self._sync
+                store = storage_from_string(
+                    self.storage, wrap_exceptions=True, **self._options(asynchronous=False)
+                )
+                self._sync = MovingWindowRateLimiter(store)
+            return self._sync
 
     def _async_limiter(self) -> limits.aio.strategies.MovingWindowRateLimiter:
         # An async store belongs to the event loop it was made in (its connections, its

@@ -181,3 +181,26 @@ def test_a_frozen_redis_costs_a_request_at_most_the_storage_timeout(
         finally:
             redis_server.resume()
         assert timed_post(f"{url}{MINT}")[0].status_code == 200
+
+
+@pytest.mark.parametrize("adapter", ["starlette", "wsgi"])
+def test_a_burst_of_concurrent_requests_gets_exactly_the_amount(
+    redis_server: RedisServer, adapter: str
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with (
+        FakeOpenAI() as fake,
+        running(
+            adapter,
+            default_options(fake),
+            rate_limits={"client_secret": "10/minute"},
+            rate_limit_storage=redis_server.url,
+        ) as url,
+        httpx.Client(base_url=url, timeout=10) as client,
+        ThreadPoolExecutor(12) as pool,
+    ):
+        statuses = list(pool.map(lambda _: client.post(MINT, json={}).status_code, range(40)))
+    assert statuses.count(200) == 10
+    assert statuses.count(429) == 30
+    assert len(fake.requests) == 10
