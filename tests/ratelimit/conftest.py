@@ -7,12 +7,18 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import types
 from collections.abc import Iterator
+from pathlib import Path
 
 import attrs
 import pytest
+
+from tests.servers import wait_until_serving
+
+ROOT = Path(__file__).parents[2]
 
 
 @attrs.define
@@ -126,3 +132,30 @@ def redis_server() -> Iterator[RedisServer]:
         if server.process is not None and server.process.poll() is None:
             server.resume()
         server.kill()
+
+
+@contextlib.contextmanager
+def navai_serve(**env: str) -> Iterator[str]:
+    """One ``navai serve`` process (no OpenAI key: a mint that gets through is a 401)."""
+    port = free_port()
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "NAVAI_"))
+    }
+    environment.update(NAVAI_FUNCTIONS_FOLDERS="examples/functions", PYTHONUNBUFFERED="1", **env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "navai_adapters", "serve", "--port", str(port), "--no-access-log"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -6,56 +6,20 @@ servers are real: two ``navai serve`` processes, or uvicorn and waitress in thre
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.fake_openai import FakeOpenAI
 from tests.http.conftest import default_options, running
-from tests.servers import wait_until_serving
 
-from .conftest import RedisServer, free_port
+from .conftest import RedisServer, navai_serve
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).parents[2]
 MINT = "/navai/realtime/client-secret"
 LIST = "/navai/functions"
-
-
-@contextlib.contextmanager
-def navai_serve(**env: str) -> Iterator[str]:
-    """One ``navai serve`` process (no OpenAI key: a mint that gets through is a 401)."""
-    port = free_port()
-    environment = {
-        key: value
-        for key, value in __import__("os").environ.items()
-        if not key.startswith(("OPENAI_", "NAVAI_"))
-    }
-    environment.update(NAVAI_FUNCTIONS_FOLDERS="examples/functions", PYTHONUNBUFFERED="1", **env)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "navai_adapters", "serve", "--port", str(port), "--no-access-log"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def timed_post(url: str, **kwargs: object) -> tuple[httpx.Response, float]:
@@ -204,3 +168,18 @@ def test_a_burst_of_concurrent_requests_gets_exactly_the_amount(
     assert statuses.count(200) == 10
     assert statuses.count(429) == 30
     assert len(fake.requests) == 10
+
+
+def test_navai_serve_believes_forwarded_for_only_from_trusted_proxies() -> None:
+    limits = {"NAVAI_RATE_LIMIT_MINT": "1/minute"}
+
+    def statuses(url: str) -> list[int]:
+        return [
+            httpx.post(f"{url}{MINT}", json={}, headers={"x-forwarded-for": address}).status_code
+            for address in ("198.51.100.1", "198.51.100.2", "198.51.100.1")
+        ]
+
+    with navai_serve(**limits) as url:
+        assert statuses(url) == [401, 429, 429]  # one caller: 127.0.0.1
+    with navai_serve(NAVAI_TRUSTED_PROXIES="127.0.0.1", **limits) as url:
+        assert statuses(url) == [401, 401, 429]  # two callers, as the proxy said
