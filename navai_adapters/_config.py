@@ -132,7 +132,10 @@ class NavaiServerConfig:
     registry: NavaiFunctionRegistry | None = attrs.field(default=None, repr=False)
     authorize: AuthorizeHook | None = attrs.field(default=None, repr=False)
     cors_origins: tuple[str, ...] = attrs.field(default=(), converter=_origins)
-    rate_limits: dict[str, tuple[Rate, ...]] = attrs.field(factory=dict, converter=_rate_limits)
+    # Compared, not hashed (a dict): the config stays hashable, as it was.
+    rate_limits: dict[str, tuple[Rate, ...]] = attrs.field(
+        factory=dict, converter=_rate_limits, hash=False
+    )
     rate_limit_storage: str = attrs.field(
         default="memory://", validator=_storage, repr=lambda url: repr(redacted_url(url))
     )

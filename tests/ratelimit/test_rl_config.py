@@ -50,6 +50,13 @@ def test_every_rate_limit_variable_is_read() -> None:
     )
 
 
+def test_the_config_stays_hashable_and_compares_its_rates() -> None:
+    limited = NavaiServerConfig(rate_limits={"client_secret": "1/minute"})
+    assert hash(limited) == hash(NavaiServerConfig(rate_limits={"client_secret": "1/minute"}))
+    assert limited == NavaiServerConfig(rate_limits={"client_secret": "1/minute"})
+    assert limited != NavaiServerConfig(rate_limits={"client_secret": "2/minute"})
+
+
 def test_code_wins_over_env_and_takes_rates_as_strings_or_lists() -> None:
     config = NavaiServerConfig.from_env(
         {"NAVAI_RATE_LIMIT_MINT": "1/day"},
