@@ -111,8 +111,8 @@ class NavaiServerConfig:
         authorize: Called before every route runs; see :data:`AuthorizeHook`.
         cors_origins: Browser origins allowed by CORS (Starlette adapter only).
         rate_limits: Rates per route name (``client_secret``, ``functions_execute``,
-            ``speech``), such as ``{"client_secret": "10/minute;100/day"}``; none by
-            default. Needs the ``ratelimit`` extra.
+            ``speech_synthesize``), such as ``{"client_secret": "10/minute;100/day"}``;
+            none by default. Needs the ``ratelimit`` extra.
         rate_limit_storage: Where requests are counted: ``memory://`` (this process) or a
             Redis URL shared by every worker and machine.
         rate_limit_fail_open: When the storage fails, let requests through (``True``)

@@ -37,7 +37,7 @@ __all__ = [
 RATE_LIMIT_ENV: Final[Mapping[str, str]] = {
     "client_secret": "NAVAI_RATE_LIMIT_MINT",
     "functions_execute": "NAVAI_RATE_LIMIT_EXECUTE",
-    "speech": "NAVAI_RATE_LIMIT_SPEECH",
+    "speech_synthesize": "NAVAI_RATE_LIMIT_SPEECH",
 }
 
 Granularity = Literal["second", "minute", "hour", "day", "month", "year"]

@@ -39,7 +39,7 @@ def test_every_rate_limit_variable_is_read() -> None:
     assert config.rate_limits == {
         "client_secret": (Rate(10, "minute"), Rate(100, "day")),
         "functions_execute": (Rate(60, "minute"),),
-        "speech": (Rate(5, "second"),),
+        "speech_synthesize": (Rate(5, "second"),),
     }
     assert config.rate_limit_storage == "redis://cache.internal:6379/2"
     assert config.rate_limit_fail_open is False
