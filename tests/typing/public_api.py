@@ -126,6 +126,7 @@ async def backend_client_async(client: httpx.AsyncClient) -> object:
         result = await backend.execute_function("add", None)
         return secret.expires_at, listed.functions, speech.mime_type, result
 
+
 def identify(request: NavaiRequest) -> str | bool:
     # A string allows the request and names the caller for rate limits.
     return request.headers.get("x-user") or request.client_address is not None
