@@ -27,6 +27,7 @@ __all__ = [
     "RequestApiKeyDisabledError",
     "ResultNotSerializableError",
     "ResultTooLargeError",
+    "SpeechUnavailableError",
     "ToolError",
     "UnknownFunctionError",
     "UpstreamError",
@@ -146,6 +147,18 @@ class UpstreamTimeoutError(UpstreamError, TimeoutError):
     """OpenAI did not answer within ``openai_timeout_seconds`` (retries included)."""
 
     status_code = 504
+
+
+# --- speech ------------------------------------------------------------------------------
+
+
+class SpeechUnavailableError(NavaiError, LookupError):
+    """Speech synthesis was asked for, but this server's ``tts_provider`` is not ElevenLabs.
+
+    404: the route is off. The message says how to turn it on.
+    """
+
+    status_code = 404
 
 
 # --- backend functions -------------------------------------------------------------------
