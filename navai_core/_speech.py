@@ -50,10 +50,6 @@ __all__ = [
     "synthesize_speech",
 ]
 
-_SPEECH_OFF: Final = (
-    "Speech synthesis is off on this server: it needs NAVAI_TTS_PROVIDER=elevenlabs "
-    "(with ELEVENLABS_API_KEY and ELEVENLABS_VOICE_ID), or tts_provider='elevenlabs' in code."
-)
 _LABEL: Final = "ElevenLabs text-to-speech"
 _encode_json = msgspec.json.Encoder().encode
 
@@ -327,7 +323,7 @@ def build_speech_request(
             or ``outputFormat`` is not a format name (400).
     """
     if options.tts_provider != "elevenlabs":
-        raise SpeechUnavailableError(_SPEECH_OFF)
+        raise SpeechUnavailableError
     text = request.text.strip()
     if not text:
         msg = 'text is required: send {"text": "..."} with the words to speak.'

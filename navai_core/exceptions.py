@@ -160,6 +160,16 @@ class SpeechUnavailableError(NavaiError, LookupError):
 
     status_code = 404
 
+    def __init__(
+        self,
+        message: str = (
+            "Speech synthesis is off on this server: it needs NAVAI_TTS_PROVIDER=elevenlabs "
+            "(with ELEVENLABS_API_KEY and ELEVENLABS_VOICE_ID), or tts_provider='elevenlabs' "
+            "in code."
+        ),
+    ) -> None:
+        super().__init__(message)
+
 
 # --- backend functions -------------------------------------------------------------------
 
