@@ -57,6 +57,9 @@ class NavaiServerConfig:
         max_body_bytes: Larger request bodies are refused with 413 before being read whole.
         functions_base_dir: Where function folders are looked up (default: working dir).
         functions_folders: Discovery tokens (default: ``src/ai/functions-modules``).
+        agents_folders: Agent folder names: a plain folder token then matches only
+            ``{folder}/{agent}/`` (default: ``NAVAI_AGENTS_FOLDERS``, else every folder).
+        functions_exclude: Globs never scanned (default: ``NAVAI_FUNCTIONS_EXCLUDE``).
         registry: A registry built by the caller; when given, no discovery is done.
         authorize: Called before every route runs; see :data:`AuthorizeHook`.
         cors_origins: Browser origins allowed by CORS (Starlette adapter only).
@@ -70,6 +73,8 @@ class NavaiServerConfig:
     max_body_bytes: int = attrs.field(default=DEFAULT_MAX_BODY_BYTES, validator=_positive_int)
     functions_base_dir: str | os.PathLike[str] | None = None
     functions_folders: str | tuple[str, ...] | None = None
+    agents_folders: str | tuple[str, ...] | None = None
+    functions_exclude: str | tuple[str, ...] | None = None
     registry: NavaiFunctionRegistry | None = attrs.field(default=None, repr=False)
     authorize: AuthorizeHook | None = attrs.field(default=None, repr=False)
     cors_origins: tuple[str, ...] = attrs.field(default=(), converter=_origins)

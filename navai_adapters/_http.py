@@ -115,7 +115,10 @@ class NavaiRequest:
 
 @attrs.frozen
 class NavaiResponse:
-    """One HTTP response: status, headers and a JSON body (already encoded)."""
+    """One HTTP response: status, headers and the body, already encoded.
+
+    The body is JSON, except the speech route's raw audio (``Accept: audio/*``).
+    """
 
     status: int
     body: bytes
@@ -534,6 +537,8 @@ def build_handler(
             base_dir=server_config.functions_base_dir,
             folders=server_config.functions_folders,
             env=env,
+            agents_folders=server_config.agents_folders,
+            exclude=server_config.functions_exclude,
         )
     if not options.openai_api_key and not options.allow_api_key_from_request:
         logger.warning("OPENAI_API_KEY is not set: minting client secrets answers 401 until it is.")
