@@ -36,7 +36,9 @@ from navai_core._speech_options import (
     MAX_STREAMING_LATENCY,
     ElevenLabsVoiceSettings,
     SpeechProvider,
+    check_latency,
     is_format_name,
+    voice_settings,
 )
 from navai_core.exceptions import InvalidRequestError, SpeechUnavailableError
 
@@ -91,8 +93,12 @@ class SynthesizeSpeechRequest:
     output_format: str | None = attrs.field(
         default=None, converter=_optional_str, validator=_text_or_none
     )
-    optimize_streaming_latency: int | None = None
-    voice_settings: ElevenLabsVoiceSettings | None = None
+    optimize_streaming_latency: int | None = attrs.field(default=None, validator=check_latency)
+    voice_settings: ElevenLabsVoiceSettings | None = attrs.field(
+        default=None,
+        converter=voice_settings,
+        validator=attrs.validators.optional(attrs.validators.instance_of(ElevenLabsVoiceSettings)),
+    )
 
     @classmethod
     def from_wire(cls, data: object) -> SynthesizeSpeechRequest:

@@ -119,9 +119,7 @@ def check_provider(_instance: object, _attribute: attrs.Attribute[str], value: o
         raise InvalidOptionError(msg, option="tts_provider", value=value)
 
 
-def check_latency(
-    _instance: object, _attribute: attrs.Attribute[int | None], value: object
-) -> None:
+def check_latency(_instance: object, attribute: attrs.Attribute[int | None], value: object) -> None:
     """ElevenLabs' ``optimize_streaming_latency`` is a whole number from 0 to 4."""
     if value is None:
         return
@@ -131,10 +129,10 @@ def check_latency(
         or not 0 <= value <= MAX_STREAMING_LATENCY
     ):
         msg = (
-            "elevenlabs_optimize_streaming_latency must be a whole number from 0 to "
-            f"{MAX_STREAMING_LATENCY}. Received: {value!r}"
+            f"{attribute.name} must be a whole number from 0 to {MAX_STREAMING_LATENCY}. "
+            f"Received: {value!r}"
         )
-        raise InvalidOptionError(msg, option="elevenlabs_optimize_streaming_latency", value=value)
+        raise InvalidOptionError(msg, option=attribute.name, value=value)
 
 
 def check_output_format(_instance: object, _attribute: attrs.Attribute[str], value: object) -> None:

@@ -168,6 +168,16 @@ def test_from_wire_names_the_bad_field(body: dict[str, Any], expected: str) -> N
     assert caught.value.status_code == 400
 
 
+def test_a_request_built_in_code_validates_itself() -> None:
+    request = SynthesizeSpeechRequest(text="Hi", voice_settings={"style": 0.2}, voice_id="  ")
+    assert request.voice_settings == ElevenLabsVoiceSettings(style=0.2)
+    assert request.voice_id is None  # blank counts as unset
+    with pytest.raises(ValueError, match=r"^optimize_streaming_latency must be a whole number"):
+        SynthesizeSpeechRequest(text="Hi", optimize_streaming_latency=7)
+    with pytest.raises(TypeError, match="text"):
+        SynthesizeSpeechRequest(text=3)  # type: ignore[arg-type]
+
+
 def test_from_wire_refuses_a_non_object() -> None:
     with pytest.raises(InvalidRequestError, match="must be a JSON object"):
         SynthesizeSpeechRequest.from_wire(["text"])
