@@ -211,11 +211,9 @@ OPENAPI: dict[str, Any] = {
                                     "text": {"type": "string", "minLength": 1, "maxLength": 5000},
                                     "voiceId": _TEXT,
                                     "modelId": _TEXT,
-                                    "outputFormat": {
-                                        "type": "string",
-                                        "nullable": True,
-                                        "pattern": "^[a-z0-9_]{1,40}$",
-                                    },
+                                    # Any string on the wire: blank means unset, and a
+                                    # name that is no format is a 400 naming the field.
+                                    "outputFormat": _TEXT,
                                     "optimizeStreamingLatency": {
                                         "type": "integer",
                                         "minimum": 0,
