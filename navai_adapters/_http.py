@@ -295,7 +295,7 @@ class NavaiHttpHandler:
 
     def _json_object(self, request: NavaiRequest) -> dict[str, Any]:
         body = request.body
-        if not body or body.isspace():
+        if not body:  # no body at all is an empty object, as Express's body-parser reads it
             return {}
         # A body must say it is JSON: that forces a CORS preflight on cross-site posts
         # (a form, a beacon or an untyped blob cannot send application/json).

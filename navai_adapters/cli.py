@@ -6,6 +6,9 @@
 ``navai mint``       mint a client secret and print its JSON
 ``navai speak TEXT`` have ElevenLabs speak a text (hybrid voice) into an audio file
 
+With ``--url``, ``functions``, ``call`` and ``mint`` ask a running backend instead
+(through :class:`navai_core.NavaiBackendClient`): this package's, or the original's.
+
 Configuration comes from the environment, as the original's does (``OPENAI_API_KEY``,
 ``OPENAI_BASE_URL``, ``NAVAI_FUNCTIONS_FOLDERS``, ...); flags override it. Exit codes:
 0 success, 1 the operation failed, 2 bad flags or configuration.
@@ -28,16 +31,24 @@ from typing import Any, NoReturn
 
 from navai_adapters._gc import tune_gc
 from navai_core import (
+    BackendClientSecret,
     CreateClientSecretRequest,
+    NavaiBackendClient,
     NavaiFunctionRegistry,
     NavaiVoiceBackendOptions,
+    RealtimeClientSecret,
     SynthesizeSpeechRequest,
     create_realtime_client_secret,
     load_navai_functions,
     synthesize_speech,
 )
 from navai_core._env import env_bool
-from navai_core.exceptions import InvalidOptionError, NavaiError
+from navai_core.exceptions import (
+    BackendError,
+    InvalidOptionError,
+    NavaiError,
+    UnknownBackendFunctionError,
+)
 
 __all__ = ["main"]
 
@@ -102,6 +113,13 @@ def _build_parser() -> argparse.ArgumentParser:
             "(env NAVAI_FUNCTIONS_EXCLUDE)",
         )
 
+    def url_flag(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--url",
+            help="ask the running backend at this URL (such as http://localhost:8000) "
+            "instead of working locally",
+        )
+
     serve = commands.add_parser("serve", help="run the HTTP backend")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
@@ -129,17 +147,20 @@ def _build_parser() -> argparse.ArgumentParser:
     functions = commands.add_parser("functions", help="list the discovered backend functions")
     functions.add_argument("--json", action="store_true", help="print JSON instead of a table")
     functions_flags(functions)
+    url_flag(functions)
 
     call = commands.add_parser("call", help="run one backend function and print its result")
     call.add_argument("name", help="the function's name, as `navai functions` lists it")
     call.add_argument("--payload", default=None, help='JSON payload, e.g. \'{"city": "Paris"}\'')
     functions_flags(call)
+    url_flag(call)
 
     mint = commands.add_parser("mint", help="mint a client secret and print it as JSON")
     for flag in ("model", "voice", "instructions", "language"):
         mint.add_argument(f"--{flag}", help=f"the session's {flag} (default from env)")
     mint.add_argument("--voice-accent", help="accent line for the instructions")
     mint.add_argument("--voice-tone", help="tone line for the instructions")
+    url_flag(mint)
 
     speak = commands.add_parser(
         "speak", help="have ElevenLabs speak a text (NAVAI_TTS_PROVIDER=elevenlabs)"
@@ -221,23 +242,55 @@ def _type_label(spec: dict[str, Any]) -> str:
 
 
 def _functions(args: argparse.Namespace) -> int:
-    with _load(args) as registry:
-        warnings = list(registry.warnings)
-        if args.json:
-            data = {"items": [item.to_dict() for item in registry.items], "warnings": warnings}
-            print(json.dumps(data, indent=2))
-        else:
-            rows: list[tuple[str, ...]] = [
-                (item.name, _describe_parameters(item.parameters), item.description, item.source)
-                for item in registry.items
-            ]
-            _print_table(("NAME", "PARAMETERS", "DESCRIPTION", "SOURCE"), rows)
-            if not rows:
-                print("No backend functions found. Check NAVAI_FUNCTIONS_FOLDERS and --base-dir.")
-            for warning in warnings:
-                _say(f"warning: {warning}")
+    if args.url:
+        if (problem := _local_flags_with_url(args)) is not None:
+            return problem
+        with NavaiBackendClient(args.url) as client:
+            try:
+                listed = client.list_functions(strict=True)
+            except BackendError as error:
+                _say(f"navai: {error.message}")
+                return EXIT_FAILED
+        items = [item.to_dict() for item in listed.functions]
+        warnings = list(listed.warnings)
+    else:
+        with _load(args) as registry:
+            items = [item.to_dict() for item in registry.items]
+            warnings = list(registry.warnings)
+    if args.json:
+        print(json.dumps({"items": items, "warnings": warnings}, indent=2))
+    else:
+        rows: list[tuple[str, ...]] = [
+            (
+                item["name"],
+                _describe_parameters(item.get("parameters") or {}),
+                item["description"] or "",
+                item["source"] or "",
+            )
+            for item in items
+        ]
+        _print_table(("NAME", "PARAMETERS", "DESCRIPTION", "SOURCE"), rows)
+        if not rows:
+            where = (
+                "the backend's configuration"
+                if args.url
+                else "NAVAI_FUNCTIONS_FOLDERS and --base-dir"
+            )
+            print(f"No backend functions found. Check {where}.")
+        for warning in warnings:
+            _say(f"warning: {warning}")
     failed = any(warning.startswith(_FAILED_TO_LOAD) for warning in warnings)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _local_flags_with_url(args: argparse.Namespace) -> int | None:
+    if args.base_dir or args.folders or args.agents or args.exclude:
+        _say(
+            "navai: --base-dir, --folders, --agents and --exclude choose local functions; "
+            "with --url, leave them out."
+        )
+        return EXIT_USAGE
+    return None
 
 
 def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -262,21 +315,37 @@ def _call(args: argparse.Namespace) -> int:
         if payload is not None and not isinstance(payload, dict):
             _say('navai: --payload must be a JSON object, such as \'{"city": "Paris"}\'.')
             return EXIT_USAGE
-    with _load(args) as registry:
-        try:
-            result = registry.execute(args.name, payload)
-        except NavaiError as error:
-            _say(f"navai: {error.message}")
-            available = getattr(error, "available", None)
-            if available is not None:
-                _say(f"Available functions: {', '.join(available) or '(none)'}")
-            return EXIT_FAILED
+    if args.url:
+        if (problem := _local_flags_with_url(args)) is not None:
+            return problem
+        with NavaiBackendClient(args.url) as client:
+            try:
+                result = client.execute_function(args.name, payload)
+            except BackendError as error:
+                return _call_failed(error)
+    else:
+        with _load(args) as registry:
+            try:
+                result = registry.execute(args.name, payload)
+            except NavaiError as error:
+                return _call_failed(error)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
+def _call_failed(error: NavaiError) -> int:
+    # The same lines for a local and a remote unknown name: the error, then the names.
+    message = error.message
+    if isinstance(error, UnknownBackendFunctionError) and error.error:
+        message = error.error
+    _say(f"navai: {message}")
+    available = getattr(error, "available", None)
+    if available is not None:
+        _say(f"Available functions: {', '.join(available) or '(none)'}")
+    return EXIT_FAILED
+
+
 def _mint(args: argparse.Namespace) -> int:
-    options = NavaiVoiceBackendOptions.from_env()
     request = CreateClientSecretRequest(
         model=args.model,
         voice=args.voice,
@@ -285,11 +354,22 @@ def _mint(args: argparse.Namespace) -> int:
         voice_accent=args.voice_accent,
         voice_tone=args.voice_tone,
     )
-    try:
-        secret = create_realtime_client_secret(options, request)
-    except NavaiError as error:
-        _say(f"navai: {error.message}")
-        return EXIT_FAILED
+    secret: RealtimeClientSecret | BackendClientSecret
+    if args.url:
+        # The backend's key and defaults apply: nothing of OPENAI_* is needed here.
+        with NavaiBackendClient(args.url) as client:
+            try:
+                secret = client.create_client_secret(request)
+            except BackendError as error:
+                _say(f"navai: {error.message}")
+                return EXIT_FAILED
+    else:
+        options = NavaiVoiceBackendOptions.from_env()
+        try:
+            secret = create_realtime_client_secret(options, request)
+        except NavaiError as error:
+            _say(f"navai: {error.message}")
+            return EXIT_FAILED
     print(json.dumps(secret.to_dict(), indent=2))
     return EXIT_OK
 

@@ -3,12 +3,20 @@
 It mints short-lived client secrets (so browsers never hold the OpenAI key), has
 ElevenLabs speak a text-only session's answers (hybrid voice), turns
 Python functions in configured folders into tools, and runs them validated. No web
-framework is imported here; :mod:`navai_adapters` puts this core behind HTTP.
+framework is imported here; :mod:`navai_adapters` puts this core behind HTTP, and
+:class:`NavaiBackendClient` talks to such a backend from Python.
 """
 
 from __future__ import annotations
 
 from navai_core import exceptions
+from navai_core._client import (
+    AsyncNavaiBackendClient,
+    BackendClientSecret,
+    BackendFunction,
+    BackendFunctionsResult,
+    NavaiBackendClient,
+)
 from navai_core._functions import (
     FunctionContext,
     FunctionDefinition,
@@ -43,11 +51,16 @@ from navai_core._speech import (
 from navai_core._speech_options import ElevenLabsVoiceSettings
 
 __all__ = [
+    "AsyncNavaiBackendClient",
+    "BackendClientSecret",
+    "BackendFunction",
+    "BackendFunctionsResult",
     "ClientSecretUpstreamRequest",
     "CreateClientSecretRequest",
     "ElevenLabsVoiceSettings",
     "FunctionContext",
     "FunctionDefinition",
+    "NavaiBackendClient",
     "NavaiFunctionRegistry",
     "NavaiVoiceBackendOptions",
     "RealtimeClientSecret",

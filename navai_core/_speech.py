@@ -35,7 +35,6 @@ from navai_core._secrets import (
 from navai_core._speech_options import (
     MAX_STREAMING_LATENCY,
     ElevenLabsVoiceSettings,
-    SpeechProvider,
     check_latency,
     is_format_name,
     voice_settings,
@@ -228,17 +227,17 @@ def _voice_settings(value: object) -> ElevenLabsVoiceSettings | None:
 
 @attrs.frozen(repr=False)
 class SynthesizedSpeech:
-    """Spoken audio.
+    """Spoken audio: what :func:`synthesize_speech` returns, and the Python client too.
 
     Attributes:
-        audio: The audio bytes, in ``mime_type``'s format.
+        audio: The audio bytes, in ``mime_type``'s format, ready to play or save.
         mime_type: ElevenLabs' ``Content-Type``, else the one the format implies.
-        provider: Who spoke: always ``elevenlabs`` for now.
+        provider: Who spoke: ``elevenlabs`` (a backend's answer may name another).
     """
 
     audio: bytes
     mime_type: str
-    provider: SpeechProvider = "elevenlabs"
+    provider: str = "elevenlabs"
 
     def __repr__(self) -> str:
         return (

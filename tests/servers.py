@@ -17,9 +17,17 @@ import waitress.server
 @contextlib.contextmanager
 def serve_asgi(app: Any) -> Iterator[str]:
     """Run ``app`` under uvicorn in a thread; yield its base URL."""
-    # The asyncio loop: uvloop in a non-main thread warns on close under pytest.
+    # The asyncio loop: uvloop in a non-main thread warns on close under pytest. No
+    # WebSocket protocol: NAVAI serves none, and older uvicorn releases import websockets'
+    # deprecated legacy module for it (a warning, hence an error here).
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", loop="asyncio"
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        loop="asyncio",
+        ws="none",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -9,11 +9,17 @@ from navai_adapters.starlette import add_navai_routes, create_app
 from navai_adapters.wsgi import NavaiWSGIApp
 from navai_adapters.wsgi import create_app as create_wsgi_app
 from navai_core import (
+    AsyncNavaiBackendClient,
+    BackendClientSecret,
+    BackendFunction,
+    BackendFunctionsResult,
     CreateClientSecretRequest,
     FunctionContext,
+    NavaiBackendClient,
     NavaiFunctionRegistry,
     NavaiVoiceBackendOptions,
     RealtimeClientSecret,
+    RetryPolicy,
     SynthesizedSpeech,
     SynthesizeSpeechRequest,
     acreate_realtime_client_secret,
@@ -24,7 +30,14 @@ from navai_core import (
     navai_function,
     synthesize_speech,
 )
-from navai_core.exceptions import AuthorizationError, NavaiError, UnknownFunctionError
+from navai_core.exceptions import (
+    AuthorizationError,
+    BackendError,
+    BackendFunctionError,
+    NavaiError,
+    UnknownBackendFunctionError,
+    UnknownFunctionError,
+)
 
 
 def mint_sync(options: NavaiVoiceBackendOptions) -> str:
@@ -91,3 +104,40 @@ def apps() -> tuple[object, ...]:
     wsgi_app: NavaiWSGIApp = create_wsgi_app(enable_functions=False)
     navai = add_navai_routes(starlette_app)
     return starlette_app, wsgi_app, navai.routes
+
+
+def backend_client_sync(transport: httpx.BaseTransport) -> object:
+    with NavaiBackendClient(
+        "http://localhost:8000",
+        functions_list_path="/api/functions",
+        headers={"Authorization": "Bearer t"},
+        timeout=httpx.Timeout(10.0, connect=2.0),
+        retry=RetryPolicy(max_attempts=1),
+        transport=transport,
+    ) as client:
+        secret: BackendClientSecret = client.create_client_secret(
+            CreateClientSecretRequest(model="gpt-realtime"), voice="marin"
+        )
+        listed: BackendFunctionsResult = client.list_functions(strict=True)
+        first: BackendFunction = listed.functions[0]
+        schema = first.parameters or {}
+        warnings: tuple[str, ...] = listed.warnings
+        speech: SynthesizedSpeech = client.synthesize_speech("Hola", voice_id="v1")
+        audio: bytes = speech.audio
+        try:
+            return client.execute_function(first.name, {"a": 1})
+        except BackendFunctionError as error:
+            return (error.status_code, error.error, error.details, error.function_name)
+        except UnknownBackendFunctionError as error:
+            return error.available
+        except BackendError as error:
+            return (secret.value, schema, warnings, audio, error.text)
+
+
+async def backend_client_async(client: httpx.AsyncClient) -> object:
+    async with AsyncNavaiBackendClient(client=client) as backend:
+        secret = await backend.create_client_secret(language="Spanish")
+        listed = await backend.list_functions()
+        speech = await backend.synthesize_speech("Hi")
+        result = await backend.execute_function("add", None)
+        return secret.expires_at, listed.functions, speech.mime_type, result
