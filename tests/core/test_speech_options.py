@@ -138,3 +138,14 @@ def test_the_elevenlabs_key_is_never_shown() -> None:
     for text in (repr(options), str(options)):
         assert XI_KEY not in text
         assert "elevenlabs_api_key='***'" in text
+
+
+def test_none_in_code_means_the_default() -> None:
+    options = NavaiVoiceBackendOptions(
+        tts_provider=None,  # type: ignore[arg-type]
+        elevenlabs_base_url=None,  # type: ignore[arg-type]
+        elevenlabs_output_format=None,  # type: ignore[arg-type]
+    )
+    assert options.tts_provider == "openai"
+    assert options.elevenlabs_base_url == "https://api.elevenlabs.io"
+    assert options.elevenlabs_output_format == "mp3_44100_128"

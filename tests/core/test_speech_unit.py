@@ -178,6 +178,14 @@ def test_a_request_built_in_code_validates_itself() -> None:
         SynthesizeSpeechRequest(text=3)  # type: ignore[arg-type]
 
 
+def test_to_wire_leaves_unset_fields_out() -> None:
+    assert SynthesizeSpeechRequest(text="Hi").to_wire() == {"text": "Hi"}
+    assert SynthesizeSpeechRequest(text="Hi", optimize_streaming_latency=0).to_wire() == {
+        "text": "Hi",
+        "optimizeStreamingLatency": 0,
+    }
+
+
 def test_from_wire_refuses_a_non_object() -> None:
     with pytest.raises(InvalidRequestError, match="must be a JSON object"):
         SynthesizeSpeechRequest.from_wire(["text"])
@@ -357,6 +365,9 @@ def test_parser_falls_back_to_the_format_type(output_format: str, mime: str) -> 
         (404, b'{"detail": "voice_not_found"}', 404, "(404): voice_not_found"),
         (400, b"plain words", 400, "(400): plain words"),
         (400, b"", 400, "(400): Bad Request"),
+        (499, b"", 499, "(499): no message"),
+        (400, b'{"detail": {"status": "bad"}}', 400, '(400): {"detail": {"status": "bad"}}'),
+        (422, b'{"detail": [{"loc": []}]}', 422, '(422): {"detail": [{"loc": []}]}'),
         (500, b'{"detail": {"message": "boom"}}', 502, "(500): boom"),
     ],
 )

@@ -227,3 +227,26 @@ def test_require_decorator_applies_to_object_members(one):
     )
     registry = one(source, require_decorator=True)
     assert registry.names == ["weather_forecast"]
+
+
+def test_an_object_without_a_dict_gives_its_class_methods(one):
+    registry = one(
+        """
+        __all__ = ["slotted"]
+
+
+        class Slotted:
+            __slots__ = ("n",)
+
+            def __init__(self) -> None:
+                self.n = 2
+
+            def twice(self, x: int) -> int:
+                return x * self.n
+
+
+        slotted = Slotted()
+        """
+    )
+    assert registry.names == ["slotted_twice"]
+    assert registry.execute("slotted_twice", {"x": 4}) == 8
