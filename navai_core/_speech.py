@@ -341,7 +341,8 @@ def build_speech_request(
             "NAVAI_SPEECH_MAX_TEXT_CHARS). Send it in parts.",
         )
     api_key, voice_id = options.elevenlabs_api_key, request.voice_id or options.elevenlabs_voice_id
-    # Both are checked when the options are built; options made otherwise are refused here.
+    # Both are required when options with tts_provider 'elevenlabs' are built (and
+    # attrs.evolve builds them again), so they are set whenever speech is on.
     assert api_key is not None
     assert voice_id is not None
     output_format = request.output_format or options.elevenlabs_output_format

@@ -146,7 +146,11 @@ def check_output_format(_instance: object, _attribute: attrs.Attribute[str], val
 
 
 def is_format_name(value: str) -> bool:
-    """Lower-case letters, digits and ``_``, at most 40: every ElevenLabs format name."""
+    """Whether ``value`` could be an ElevenLabs format name (``mp3_44100_128``).
+
+    ASCII letters, digits and ``_``, at most 40 of them: every format name, and nothing
+    that could change the query string it is sent in.
+    """
     return 0 < len(value) <= 40 and all(c.isascii() and (c.isalnum() or c == "_") for c in value)  # noqa: PLR2004
 
 
