@@ -96,7 +96,7 @@ def _pytest_with_coverage(session: nox.Session) -> None:
 @nox.session(python=PYTHONS, tags=["tests"])
 def tests(session: nox.Session) -> None:
     """Install the package as a user would (not editable) and run every test."""
-    session.install(".[server]", *_group("tests"))
+    session.install(".[server,ratelimit]", *_group("tests"))
     _pytest_with_coverage(session)
     session.notify("coverage")
 
@@ -109,7 +109,7 @@ def lowest(session: nox.Session) -> None:
     tests'); their own dependencies take what those versions accept. A lower bound that
     this run does not pass is a lower bound that is not true: raise it.
     """
-    session.install("--resolution", "lowest-direct", ".[server]", *_group("tests"))
+    session.install("--resolution", "lowest-direct", ".[server,ratelimit]", *_group("tests"))
     # Not measured: coverage is the version sessions' job, with a current coverage.py.
     session.run("pytest", *session.posargs)
 
@@ -121,7 +121,7 @@ def newest(session: nox.Session) -> None:
     Run it whenever you like to learn early what a new release of a dependency breaks;
     CI's fresh environments resolve the newest releases too.
     """
-    session.install("--refresh", "--upgrade", ".[server]", *_group("tests"))
+    session.install("--refresh", "--upgrade", ".[server,ratelimit]", *_group("tests"))
     session.run("pytest", *session.posargs)
 
 
@@ -145,7 +145,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict on the packages and on tests/typing (the public API as users write it)."""
-    session.install("-e", ".[server]", *_group("typing"))
+    session.install("-e", ".[server,ratelimit]", *_group("typing"))
     session.run("mypy")
 
 

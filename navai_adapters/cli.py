@@ -448,6 +448,7 @@ def _serve(args: argparse.Namespace) -> int:
         names = ", ".join(item.name for item in handler.registry.items) or "(none)"
         print(f"Backend functions ({len(handler.registry.items)}): {names}")
     sys.stdout.flush()
+    proxy = _proxy_options(handler.config.trusted_proxies)
     if args.workers > 1 or args.reload:
         registry = handler.registry
         reload_dirs = [str(Path.cwd())]
@@ -467,10 +468,16 @@ def _serve(args: argparse.Namespace) -> int:
             reload_dirs=sorted(set(reload_dirs)) if args.reload else None,
             log_config=_log_config(),
             access_log=access_log,
+            **proxy,
         )
         return EXIT_OK
     config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_config=_log_config(), access_log=access_log
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=_log_config(),
+        access_log=access_log,
+        **proxy,
     )
     config.load()  # imports uvicorn's protocol modules first, so that they are frozen too
     if args.tune_gc:
@@ -478,6 +485,17 @@ def _serve(args: argparse.Namespace) -> int:
     server = uvicorn.Server(config)
     server.run()
     return EXIT_OK if server.started else EXIT_FAILED
+
+
+def _proxy_options(trusted: Sequence[object]) -> dict[str, Any]:
+    """Proxy settings for uvicorn: believe ``X-Forwarded-For`` from trusted proxies only.
+
+    uvicorn believes it from 127.0.0.1 by default; ``navai serve`` never does unless
+    ``NAVAI_TRUSTED_PROXIES`` says so, so that logs and rate limits see the same client.
+    """
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(map(str, trusted))}
 
 
 def _tuned_app() -> Any:

@@ -141,3 +141,26 @@ async def backend_client_async(client: httpx.AsyncClient) -> object:
         speech = await backend.synthesize_speech("Hi")
         result = await backend.execute_function("add", None)
         return secret.expires_at, listed.functions, speech.mime_type, result
+
+
+def identify(request: NavaiRequest) -> str | bool:
+    # A string allows the request and names the caller for rate limits.
+    return request.headers.get("x-user") or request.client_address is not None
+
+
+async def aidentify(request: NavaiRequest) -> str | None:
+    user: str | None = request.headers.get("x-user")
+    return user
+
+
+def limited_config() -> tuple[NavaiServerConfig, ...]:
+    return (
+        NavaiServerConfig(
+            authorize=identify,
+            rate_limits={"client_secret": "10/minute;100/day", "functions_execute": ["60/minute"]},
+            rate_limit_storage="redis://127.0.0.1:6379/0",
+            rate_limit_fail_open=False,
+            trusted_proxies="10.0.0.0/8,127.0.0.1",
+        ),
+        NavaiServerConfig(authorize=aidentify),
+    )
