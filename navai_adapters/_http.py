@@ -6,8 +6,8 @@ into :mod:`navai_core`. The Starlette and WSGI adapters only translate their
 framework's request into a :class:`NavaiRequest` and a :class:`NavaiResponse` back.
 
 :meth:`NavaiHttpHandler.handle` and :meth:`NavaiHttpHandler.ahandle` are the sync and
-async drivers; they differ only in how they wait for the core (minting and running a
-function), as httpx's ``Client`` and ``AsyncClient`` do.
+async drivers; they differ only in how they wait for the core (minting, speaking, and
+running a function), as httpx's ``Client`` and ``AsyncClient`` do.
 """
 
 from __future__ import annotations
@@ -28,9 +28,13 @@ from navai_core import (
     FunctionContext,
     NavaiFunctionRegistry,
     NavaiVoiceBackendOptions,
+    SynthesizedSpeech,
+    SynthesizeSpeechRequest,
     acreate_realtime_client_secret,
+    asynthesize_speech,
     create_realtime_client_secret,
     load_navai_functions,
+    synthesize_speech,
 )
 from navai_core._ratelimit import caller_key, client_address
 from navai_core.exceptions import (
@@ -40,6 +44,7 @@ from navai_core.exceptions import (
     InvalidArgumentsError,
     InvalidRequestError,
     NavaiError,
+    SpeechUnavailableError,
     UnknownFunctionError,
 )
 
@@ -55,7 +60,7 @@ __all__ = [
 
 logger = logging.getLogger("navai")
 
-RouteName = Literal["client_secret", "functions_list", "functions_execute"]
+RouteName = Literal["client_secret", "functions_list", "functions_execute", "speech_synthesize"]
 
 _JSON_HEADERS: Final = (("content-type", "application/json"),)
 _NO_STORE_HEADERS: Final = (("content-type", "application/json"), ("cache-control", "no-store"))
@@ -63,6 +68,7 @@ _ROUTE_METHODS: Final[dict[RouteName, str]] = {
     "client_secret": "POST",
     "functions_list": "GET",
     "functions_execute": "POST",
+    "speech_synthesize": "POST",
 }
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -115,7 +121,10 @@ class NavaiRequest:
 
 @attrs.frozen
 class NavaiResponse:
-    """One HTTP response: status, headers and a JSON body (already encoded)."""
+    """One HTTP response: status, headers and the body, already encoded.
+
+    The body is JSON, except the speech route's raw audio (``Accept: audio/*``).
+    """
 
     status: int
     body: bytes
@@ -149,7 +158,34 @@ class _Execute:
     context: FunctionContext
 
 
-_Plan = _Mint | _Execute | NavaiResponse
+@attrs.frozen
+class _Speak:
+    request: SynthesizeSpeechRequest
+    raw_audio: bool  # answer the audio bytes themselves, not base64 in JSON
+
+
+_Plan = _Mint | _Execute | _Speak | NavaiResponse
+
+
+def _wants_raw_audio(accept: str | None) -> bool:
+    """Whether ``Accept`` asks for audio and not JSON (``audio/mpeg``, ``audio/*``).
+
+    The original frontend sends no ``Accept``: it gets base64 in JSON, as from the original.
+    """
+    if not accept:
+        return False
+    ranges = [part.split(";", 1)[0].strip().lower() for part in accept.split(",")]
+    return any(item.startswith("audio/") for item in ranges) and not any(
+        item in ("application/json", "application/*") for item in ranges
+    )
+
+
+def _spoken(plan: _Speak, speech: SynthesizedSpeech) -> NavaiResponse:
+    if plan.raw_audio:
+        return NavaiResponse(
+            200, speech.audio, (("content-type", speech.mime_type), ("cache-control", "no-store"))
+        )
+    return NavaiResponse.json(200, speech.to_dict(), _NO_STORE_HEADERS)
 
 
 class NavaiHttpHandler:
@@ -171,7 +207,11 @@ class NavaiHttpHandler:
         self.registry = registry
         self.config = config
         self.max_body_bytes = config.max_body_bytes
-        self._routes: dict[str, RouteName] = {config.client_secret_path: "client_secret"}
+        self._routes: dict[str, RouteName] = {
+            config.client_secret_path: "client_secret",
+            # Always routed: when speech is off it answers a JSON 404 saying how to turn it on.
+            config.speech_synthesize_path: "speech_synthesize",
+        }
         if registry is not None:
             self._routes[config.functions_list_path] = "functions_list"
             self._routes[config.functions_execute_path] = "functions_execute"
@@ -256,6 +296,14 @@ class NavaiHttpHandler:
                 return self._listing_response()
             if route == "client_secret":
                 return _Mint(CreateClientSecretRequest.from_wire(data))
+            if route == "speech_synthesize":
+                if not self.options.speech_enabled:
+                    error = SpeechUnavailableError()
+                    return NavaiResponse.error(error.status_code, error.message)
+                return _Speak(
+                    SynthesizeSpeechRequest.from_wire(data),
+                    _wants_raw_audio(request.headers.get("accept")),
+                )
             return self._execute_plan(data, request)
         except InvalidRequestError as error:
             return NavaiResponse.error(error.status_code, error.message)
@@ -341,8 +389,8 @@ class NavaiHttpHandler:
             200, {"ok": True, "function_name": name, "source": source, "result": result}
         )
 
-    def _failed(self, plan: _Mint | _Execute, error: NavaiError) -> NavaiResponse:
-        if isinstance(plan, _Mint) or isinstance(error, AuthorizationError):
+    def _failed(self, plan: _Mint | _Execute | _Speak, error: NavaiError) -> NavaiResponse:
+        if not isinstance(plan, _Execute) or isinstance(error, AuthorizationError):
             return NavaiResponse.error(error.status_code, error.message)
         if isinstance(error, UnknownFunctionError):
             return NavaiResponse.error(
@@ -453,6 +501,9 @@ class NavaiHttpHandler:
             if isinstance(plan, _Mint):
                 secret = create_realtime_client_secret(self.options, plan.request, client=client)
                 return NavaiResponse.json(200, secret.to_dict(), _NO_STORE_HEADERS)
+            if isinstance(plan, _Speak):
+                speech = synthesize_speech(self.options, plan.request, client=client)
+                return _spoken(plan, speech)
             if isinstance(plan, _Execute):
                 registry = self.registry
                 assert registry is not None
@@ -501,6 +552,9 @@ class NavaiHttpHandler:
                     self.options, plan.request, client=client
                 )
                 return NavaiResponse.json(200, secret.to_dict(), _NO_STORE_HEADERS)
+            if isinstance(plan, _Speak):
+                speech = await asynthesize_speech(self.options, plan.request, client=client)
+                return _spoken(plan, speech)
             if isinstance(plan, _Execute):
                 registry = self.registry
                 assert registry is not None
@@ -515,8 +569,8 @@ class NavaiHttpHandler:
     def _answer_error(self, plan: _Plan | None, error: NavaiError) -> NavaiResponse:
         if plan is None or isinstance(plan, NavaiResponse):  # raised by the authorize hook
             return NavaiResponse.error(error.status_code, error.message)
-        # A failed mint is logged here, once; a failed call was logged by the registry.
-        if isinstance(plan, _Mint) and error.status_code >= 500:  # noqa: PLR2004
+        # A failed mint or synthesis is logged here, once; a failed call by the registry.
+        if isinstance(plan, (_Mint, _Speak)) and error.status_code >= 500:  # noqa: PLR2004
             logger.warning("%s", error.message)
         return self._failed(plan, error)
 
@@ -561,6 +615,8 @@ def build_handler(
             base_dir=server_config.functions_base_dir,
             folders=server_config.functions_folders,
             env=env,
+            agents_folders=server_config.agents_folders,
+            exclude=server_config.functions_exclude,
         )
     if not options.openai_api_key and not options.allow_api_key_from_request:
         logger.warning("OPENAI_API_KEY is not set: minting client secrets answers 401 until it is.")
