@@ -49,6 +49,7 @@ __all__ = [
     "RouteName",
     "UnsupportedMediaTypeError",
     "build_handler",
+    "route_path",
 ]
 
 logger = logging.getLogger("navai")
@@ -94,6 +95,9 @@ class NavaiRequest:
         native: The framework's own request object (Starlette ``Request``, WSGI
             ``environ``), handed to backend functions through ``FunctionContext``.
         route: Which NAVAI route matched; set by the handler before ``authorize``.
+        root_path: The prefix the app is mounted under (ASGI ``root_path``, WSGI
+            ``SCRIPT_NAME``), ``""`` at the root. ``path`` is the full path, prefix
+            included; the handler matches routes on what follows the prefix.
     """
 
     method: str
@@ -105,6 +109,7 @@ class NavaiRequest:
     body: bytes = attrs.field(default=b"", repr=lambda body: f"<{len(body)} bytes>")
     native: Any = attrs.field(default=None, repr=False)
     route: RouteName | None = None
+    root_path: str = ""
 
 
 @attrs.frozen
@@ -177,8 +182,17 @@ class NavaiHttpHandler:
         """The paths this handler serves."""
         return list(self._routes)
 
-    def match(self, path: str) -> RouteName | None:
-        """The NAVAI route at ``path``, or ``None`` when the path is not NAVAI's."""
+    def match(self, path: str, root_path: str = "") -> RouteName | None:
+        """The NAVAI route at ``path``, or ``None`` when the path is not NAVAI's.
+
+        Args:
+            path: The full request path.
+            root_path: The prefix the app is mounted under, if any (ASGI ``root_path``,
+                WSGI ``SCRIPT_NAME``); routes are matched below it, the same way for
+                every adapter.
+        """
+        if root_path:
+            path = route_path(path, root_path)
         return self._routes.get(path)
 
     def check_declared_length(self, content_length: str | None) -> NavaiResponse | None:
@@ -293,7 +307,7 @@ class NavaiHttpHandler:
             self._listing = cached = (items, NavaiResponse(200, body))
         return cached[1]
 
-    def ready_response(self, method: str, path: str) -> NavaiResponse | None:
+    def ready_response(self, method: str, path: str, root_path: str = "") -> NavaiResponse | None:
         """The answer to a request without a body, when nothing else of it matters.
 
         Only the functions listing qualifies, once encoded for the current snapshot, and
@@ -304,7 +318,7 @@ class NavaiHttpHandler:
         """
         if method != "GET" or self.config.authorize is not None:
             return None
-        if self._routes.get(path) != "functions_list":
+        if self.match(path, root_path) != "functions_list":
             return None
         cached = self._listing
         if cached is None:
@@ -345,7 +359,7 @@ class NavaiHttpHandler:
         return NavaiResponse.json(error.status_code, {"ok": False, "function_name": name, **body})
 
     def _route(self, request: NavaiRequest) -> RouteName | NavaiResponse:
-        route = self.match(request.path)
+        route = self.match(request.path, request.root_path)
         if route is None:
             return NavaiResponse.error(404, f"Not found: {request.path}")
         allowed = _ROUTE_METHODS[route]
@@ -359,7 +373,13 @@ class NavaiHttpHandler:
         # For the authorize hook only (nothing else sees the request object): not built
         # without one. Not attrs.evolve, which introspects the class on every call.
         return NavaiRequest(
-            request.method, request.path, request.headers, request.body, request.native, route
+            request.method,
+            request.path,
+            request.headers,
+            request.body,
+            request.native,
+            route,
+            request.root_path,
         )
 
     def _refused(self, verdict: object) -> NavaiResponse | None:
@@ -441,6 +461,22 @@ class NavaiHttpHandler:
         if isinstance(plan, _Mint) and error.status_code >= 500:  # noqa: PLR2004
             logger.warning("%s", error.message)
         return self._failed(plan, error)
+
+
+def route_path(path: str, root_path: str) -> str:
+    """``path`` below ``root_path``: what the routes are matched against.
+
+    As Starlette's ``get_route_path``: a path outside the prefix (an ASGI server that
+    leaves ``root_path`` out of ``path``) is taken as it is, and ``/apix`` is not under
+    ``/api``.
+    """
+    root = root_path.rstrip("/")
+    if not root or not path.startswith(root):
+        return path
+    rest = path[len(root) :]
+    if not rest:
+        return "/"
+    return rest if rest[0] == "/" else path
 
 
 def _internal_error(request: NavaiRequest) -> NavaiResponse:

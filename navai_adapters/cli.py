@@ -97,6 +97,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--reload", action="store_true", help="restart when code changes (development)"
     )
     serve.add_argument(
+        "--root-path",
+        default="",
+        help="the prefix a proxy in front strips (ASGI root_path), such as /api",
+    )
+    serve.add_argument(
         "--access-log",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -334,10 +339,16 @@ def _serve(args: argparse.Namespace) -> int:
             reload_dirs=sorted(set(reload_dirs)) if args.reload else None,
             log_config=_log_config(),
             access_log=access_log,
+            root_path=args.root_path,
         )
         return EXIT_OK
     config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_config=_log_config(), access_log=access_log
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=_log_config(),
+        access_log=access_log,
+        root_path=args.root_path,
     )
     config.load()  # imports uvicorn's protocol modules first, so that they are frozen too
     if args.tune_gc:

@@ -93,10 +93,13 @@ class NavaiStarlette:
         """Serve one request: translate, let the handler decide, translate back."""
         handler = self.handler
         raw_headers = scope["headers"]
+        # Under Mount("/api", ...) or `uvicorn --root-path`, the prefix is in root_path:
+        # passed on as it is; the handler matches the routes below it.
+        root_path: str = scope.get("root_path", "")
         length, chunked = _framing(raw_headers)
         bodiless = length is None and not chunked and scope.get("http_version") in _HTTP1
         if bodiless:
-            ready = handler.ready_response(scope["method"], scope["path"])
+            ready = handler.ready_response(scope["method"], scope["path"], root_path)
             if ready is not None:  # the listing: the same bytes for every caller
                 await _send(send, ready)
                 return
@@ -124,6 +127,7 @@ class NavaiStarlette:
             headers=httpx.Headers(raw_headers),
             body=body,
             native=Request(scope),
+            root_path=root_path,
         )
         response = await handler.ahandle(request, client=self.client)
         await _send(send, response)

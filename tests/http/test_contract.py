@@ -22,6 +22,14 @@ from .conftest import SERVER_KEY, Served, default_options
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture(scope="module", params=["", "/api"], ids=["root", "mounted"])
+def prefix(request: pytest.FixtureRequest) -> str:
+    """Every test also runs with the app mounted under ``/api`` (Starlette ``Mount``,
+    werkzeug's ``DispatcherMiddleware``): a prefix changes nothing but the URL."""
+    return str(request.param)
+
+
 MINT = "/navai/realtime/client-secret"
 LIST = "/navai/functions"
 EXECUTE = "/navai/functions/execute"
