@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from navai_adapters._auth import MIN_TOKEN_LENGTH, load_authorize_hook
 from navai_core._env import env_bool, env_int, env_list, env_str, from_env
 from navai_core.exceptions import InvalidOptionError
 
@@ -37,6 +38,28 @@ def _positive_int(_instance: object, attribute: attrs.Attribute[int], value: obj
         raise InvalidOptionError(msg, option=attribute.name, value=value)
 
 
+def _token(_instance: object, _attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is None:
+        return
+    # The value is a secret: never put it in the message.
+    if (
+        not isinstance(value, str)
+        or len(value) < MIN_TOKEN_LENGTH
+        or value != "".join(value.split())
+    ):
+        msg = (
+            f"auth_token (NAVAI_AUTH_TOKEN) must be at least {MIN_TOKEN_LENGTH} characters "
+            "without spaces (the value is not shown). Generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+        raise InvalidOptionError(msg, option="auth_token", variable="NAVAI_AUTH_TOKEN")
+
+
+def _hook(value: Any) -> Any:
+    # `authorize="myapp.auth:check"` names a hook, as NAVAI_AUTHORIZE does.
+    return load_authorize_hook(value, variable="authorize") if isinstance(value, str) else value
+
+
 def _origins(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split(",")
@@ -56,8 +79,16 @@ class NavaiServerConfig:
         functions_base_dir: Where function folders are looked up (default: working dir).
         functions_folders: Discovery tokens (default: ``src/ai/functions-modules``).
         registry: A registry built by the caller; when given, no discovery is done.
-        authorize: Called before every route runs; see :data:`AuthorizeHook`.
+        authorize: Called before every route runs; see :data:`AuthorizeHook`. A string
+            ``"module:function"`` names a hook to import.
         cors_origins: Browser origins allowed by CORS (Starlette adapter only).
+        auth_token: A shared secret every request must send as ``Authorization: Bearer
+            <token>`` (compared in constant time; 401 otherwise). Checked before
+            ``authorize``; both may be set.
+        expose_load_warnings: ``True`` lists the functions' load warnings (file paths,
+            import errors) in ``GET`` listing answers; by default they only go to the log.
+        health_path: Route answering ``{"status": "ok"}`` (``GET``) to load balancers and
+            probes, without authorization and without touching the functions.
     """
 
     client_secret_path: str = attrs.field(default="/navai/realtime/client-secret", validator=_path)
@@ -68,11 +99,16 @@ class NavaiServerConfig:
     functions_base_dir: str | os.PathLike[str] | None = None
     functions_folders: str | tuple[str, ...] | None = None
     registry: NavaiFunctionRegistry | None = attrs.field(default=None, repr=False)
-    authorize: AuthorizeHook | None = attrs.field(default=None, repr=False)
+    authorize: AuthorizeHook | None = attrs.field(default=None, repr=False, converter=_hook)
     cors_origins: tuple[str, ...] = attrs.field(default=(), converter=_origins)
+    auth_token: str | None = attrs.field(default=None, repr=False, validator=_token)
+    expose_load_warnings: bool = attrs.field(
+        default=False, validator=attrs.validators.instance_of(bool)
+    )
+    health_path: str = attrs.field(default="/navai/health", validator=_path)
 
     def __attrs_post_init__(self) -> None:
-        paths = [self.client_secret_path]
+        paths = [self.health_path, self.client_secret_path]
         if self.enable_functions:
             paths += [self.functions_list_path, self.functions_execute_path]
         if len(set(paths)) != len(paths):
@@ -86,7 +122,9 @@ class NavaiServerConfig:
         Variables: ``NAVAI_CLIENT_SECRET_PATH``, ``NAVAI_FUNCTIONS_LIST_PATH``,
         ``NAVAI_FUNCTIONS_EXECUTE_PATH``, ``NAVAI_ENABLE_FUNCTIONS``,
         ``NAVAI_MAX_BODY_BYTES``, ``NAVAI_FUNCTIONS_BASE_DIR``,
-        ``NAVAI_FUNCTIONS_FOLDERS``, ``NAVAI_CORS_ORIGINS``.
+        ``NAVAI_FUNCTIONS_FOLDERS``, ``NAVAI_CORS_ORIGINS``, ``NAVAI_AUTH_TOKEN``,
+        ``NAVAI_AUTHORIZE`` (``module:function``), ``NAVAI_EXPOSE_LOAD_WARNINGS``,
+        ``NAVAI_HEALTH_PATH``.
 
         Raises:
             InvalidOptionError: A variable has a value that cannot be used; the message
@@ -103,6 +141,13 @@ class NavaiServerConfig:
             found["max_body_bytes"] = limit
         if (origins := env_list(source, "NAVAI_CORS_ORIGINS")) is not None:
             found["cors_origins"] = origins
+        if (exposed := env_bool(source, "NAVAI_EXPOSE_LOAD_WARNINGS")) is not None:
+            found["expose_load_warnings"] = exposed
+        if (token := env_str(source, "NAVAI_AUTH_TOKEN")) is not None:
+            found["auth_token"] = token
+        # A hook given in code wins: do not import the one the environment names.
+        if "authorize" not in overrides and (spec := env_str(source, "NAVAI_AUTHORIZE")):
+            found["authorize"] = load_authorize_hook(spec)
         try:
             config = cls(**found)
         except InvalidOptionError as error:
@@ -119,5 +164,6 @@ _ENV_TEXT = {
     "functions_execute_path": "NAVAI_FUNCTIONS_EXECUTE_PATH",
     "functions_base_dir": "NAVAI_FUNCTIONS_BASE_DIR",
     "functions_folders": "NAVAI_FUNCTIONS_FOLDERS",
+    "health_path": "NAVAI_HEALTH_PATH",
 }
 _ENV_VARIABLES = {**_ENV_TEXT, "max_body_bytes": "NAVAI_MAX_BODY_BYTES"}

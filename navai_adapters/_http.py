@@ -21,6 +21,7 @@ import attrs
 import httpx
 import msgspec
 
+from navai_adapters._auth import bearer_token_matches
 from navai_adapters._config import NavaiServerConfig
 from navai_core import (
     CreateClientSecretRequest,
@@ -54,11 +55,12 @@ __all__ = [
 
 logger = logging.getLogger("navai")
 
-RouteName = Literal["client_secret", "functions_list", "functions_execute"]
+RouteName = Literal["health", "client_secret", "functions_list", "functions_execute"]
 
 _JSON_HEADERS: Final = (("content-type", "application/json"),)
 _NO_STORE_HEADERS: Final = (("content-type", "application/json"), ("cache-control", "no-store"))
 _ROUTE_METHODS: Final[dict[RouteName, str]] = {
+    "health": "GET",
     "client_secret": "POST",
     "functions_list": "GET",
     "functions_execute": "POST",
@@ -170,7 +172,11 @@ class NavaiHttpHandler:
         self.registry = registry
         self.config = config
         self.max_body_bytes = config.max_body_bytes
-        self._routes: dict[str, RouteName] = {config.client_secret_path: "client_secret"}
+        self._routes: dict[str, RouteName] = {
+            config.health_path: "health",
+            config.client_secret_path: "client_secret",
+        }
+        self._token = config.auth_token.encode("utf-8") if config.auth_token else None
         if registry is not None:
             self._routes[config.functions_list_path] = "functions_list"
             self._routes[config.functions_execute_path] = "functions_execute"
@@ -302,23 +308,32 @@ class NavaiHttpHandler:
         cached = self._listing
         if cached is None or cached[0] is not items:
             body = _encode(
-                {"items": [item.to_dict() for item in items], "warnings": list(registry.warnings)}
+                {"items": [item.to_dict() for item in items], "warnings": self._warnings(registry)}
             )
             self._listing = cached = (items, NavaiResponse(200, body))
         return cached[1]
 
+    def _warnings(self, registry: NavaiFunctionRegistry) -> list[str]:
+        # File paths and import errors are for the operator (they are logged at load),
+        # not for every caller of the listing, unless the operator asks.
+        return list(registry.warnings) if self.config.expose_load_warnings else []
+
     def ready_response(self, method: str, path: str, root_path: str = "") -> NavaiResponse | None:
         """The answer to a request without a body, when nothing else of it matters.
 
-        Only the functions listing qualifies, once encoded for the current snapshot, and
-        only without an ``authorize`` hook: it is then the same bytes for every caller.
+        The health route qualifies, and the functions listing, once encoded for the
+        current snapshot, and only without an ``authorize`` hook or token: it is then the
+        same bytes for every caller.
         Adapters may ask this before building a :class:`NavaiRequest` (the listing is
         polled by every client: it is worth skipping the headers and the rest) and send
         the answer as it is; ``None`` means: build the request and call ``handle``.
         """
-        if method != "GET" or self.config.authorize is not None:
+        if method != "GET":
             return None
-        if self.match(path, root_path) != "functions_list":
+        route = self.match(path, root_path)
+        if route == "health":
+            return _HEALTHY
+        if route != "functions_list" or self.config.authorize is not None or self._token:
             return None
         cached = self._listing
         if cached is None:
@@ -382,6 +397,14 @@ class NavaiHttpHandler:
             request.root_path,
         )
 
+    def _gate(self, route: RouteName, request: NavaiRequest) -> NavaiResponse | None:
+        """Answers that come before the route's work: health, and the shared token."""
+        if route == "health":
+            return _HEALTHY  # for probes: no token, no hook, no registry
+        if self._token is not None and not bearer_token_matches(request.headers, self._token):
+            return _BAD_TOKEN
+        return None
+
     def _refused(self, verdict: object) -> NavaiResponse | None:
         if verdict is False:
             return NavaiResponse.error(403, "This request is not authorized.")
@@ -399,6 +422,8 @@ class NavaiHttpHandler:
         route = self._route(request)
         if isinstance(route, NavaiResponse):
             return route
+        if (gated := self._gate(route, request)) is not None:
+            return gated
         plan: _Plan | None = None
         try:
             if self.config.authorize is not None:
@@ -428,6 +453,8 @@ class NavaiHttpHandler:
         route = self._route(request)
         if isinstance(route, NavaiResponse):
             return route
+        if (gated := self._gate(route, request)) is not None:
+            return gated
         plan: _Plan | None = None
         try:
             if self.config.authorize is not None:
@@ -461,6 +488,14 @@ class NavaiHttpHandler:
         if isinstance(plan, _Mint) and error.status_code >= 500:  # noqa: PLR2004
             logger.warning("%s", error.message)
         return self._failed(plan, error)
+
+
+_HEALTHY: Final = NavaiResponse.json(200, {"status": "ok"}, _NO_STORE_HEADERS)
+_BAD_TOKEN: Final = NavaiResponse.json(
+    401,
+    {"error": "This request is not authorized. Send Authorization: Bearer <NAVAI_AUTH_TOKEN>."},
+    (*_JSON_HEADERS, ("www-authenticate", 'Bearer realm="navai"')),
+)
 
 
 def route_path(path: str, root_path: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import errno
+import ipaddress
 import json
 import logging
 import logging.config
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from navai_adapters._gc import tune_gc
+from navai_adapters._http import NavaiHttpHandler
 from navai_core import (
     CreateClientSecretRequest,
     NavaiFunctionRegistry,
@@ -40,6 +42,8 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _FAILED_TO_LOAD = "[navai] Failed to load"
+# The registry's warnings for configured folders that matched no file.
+_UNMATCHED = ("[navai] Functions folder ", "[navai] The configured functions folders")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -115,6 +119,19 @@ def _build_parser() -> argparse.ArgumentParser:
         default=True,
         help="after startup, freeze the startup heap and collect young objects less often "
         "(navai_adapters.tune_gc; default on)",
+    )
+    serve.add_argument(
+        "--authorize",
+        metavar="MODULE:FUNCTION",
+        help="an authorize hook to import, called before every route (env NAVAI_AUTHORIZE); "
+        "for a shared secret instead, set NAVAI_AUTH_TOKEN",
+    )
+    serve.add_argument(
+        "--strict",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="refuse to start when a functions module fails to load or a configured folder "
+        "matches nothing (env NAVAI_STRICT; default off)",
     )
     functions_flags(serve)
 
@@ -205,10 +222,13 @@ def _functions(args: argparse.Namespace) -> int:
             _print_table(("NAME", "PARAMETERS", "DESCRIPTION", "SOURCE"), rows)
             if not rows:
                 print("No backend functions found. Check NAVAI_FUNCTIONS_FOLDERS and --base-dir.")
-            for warning in warnings:
-                _say(f"warning: {warning}")
-    failed = any(warning.startswith(_FAILED_TO_LOAD) for warning in warnings)
-    return EXIT_FAILED if failed else EXIT_OK
+        # The warnings were logged (to stderr) as the registry loaded: not printed again.
+    return EXIT_FAILED if _load_problems(warnings) else EXIT_OK
+
+
+def _load_problems(warnings: Sequence[str]) -> list[str]:
+    """The warnings that mean the configuration is wrong: a failed import, a folder in vain."""
+    return [warning for warning in warnings if warning.startswith((_FAILED_TO_LOAD, *_UNMATCHED))]
 
 
 def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -298,8 +318,14 @@ def _serve(args: argparse.Namespace) -> int:
         _say('navai: `navai serve` needs the server extra: pip install "navai[server]"')
         return EXIT_USAGE
     _apply_function_flags(args)
+    if args.authorize:
+        os.environ["NAVAI_AUTHORIZE"] = args.authorize  # workers read it too
+    # As uvicorn does: modules in the working directory (a hook's) are importable.
+    if str(Path.cwd()) not in sys.path and "" not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
     try:
         access_log = _access_log(args.access_log)
+        strict = _flag_or_env(args.strict, "NAVAI_STRICT")
     except InvalidOptionError as error:
         _say(f"navai: {error.message}")
         return EXIT_USAGE
@@ -307,9 +333,7 @@ def _serve(args: argparse.Namespace) -> int:
     options = NavaiVoiceBackendOptions.from_env()
     app = create_app(options)
     handler = app.state.navai.handler
-    problem = _check_port(args.host, args.port)
-    if problem is not None:
-        _say(f"navai: {problem}")
+    if not _ready_to_serve(args, handler, strict=strict):
         return EXIT_FAILED
     url = f"http://{args.host}:{args.port}"
     print(f"NAVAI backend on {url}")
@@ -358,6 +382,30 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK if server.started else EXIT_FAILED
 
 
+def _ready_to_serve(args: argparse.Namespace, handler: NavaiHttpHandler, *, strict: bool) -> bool:
+    """Start-up checks: ``--strict``, the port, and a warning for an unprotected address."""
+    registry = handler.registry
+    if strict and registry is not None and (problems := _load_problems(registry.warnings)):
+        registry.close()
+        for problem in problems:
+            _say(f"navai: --strict: {problem}")
+        _say("navai: not starting (--strict). Fix the functions folders, or drop --strict.")
+        return False
+    busy = _check_port(args.host, args.port)
+    if busy is not None:
+        _say(f"navai: {busy}")
+        return False
+    config = handler.config
+    if not _is_loopback(args.host) and config.authorize is None and config.auth_token is None:
+        logging.getLogger("navai").warning(
+            "Serving on %s without protection: anyone who can reach it can mint client "
+            "secrets billed to your OpenAI key and run your backend functions. Set "
+            "NAVAI_AUTH_TOKEN or --authorize module:function, or bind 127.0.0.1.",
+            args.host,
+        )
+    return True
+
+
 def _tuned_app() -> Any:
     """The app factory each ``navai serve --workers N`` process runs: the app, then GC tuning."""
     from navai_adapters.starlette import create_app  # noqa: PLC0415
@@ -369,10 +417,24 @@ def _tuned_app() -> Any:
 
 def _access_log(flag: bool | None) -> bool:
     """``--access-log``/``--no-access-log``, else ``NAVAI_ACCESS_LOG``, else on."""
+    return _flag_or_env(flag, "NAVAI_ACCESS_LOG", default=True)
+
+
+def _flag_or_env(flag: bool | None, variable: str, *, default: bool = False) -> bool:
+    """A ``--flag``/``--no-flag`` given, else the boolean variable, else ``default``."""
     if flag is not None:
         return flag
-    value = env_bool(os.environ, "NAVAI_ACCESS_LOG")
-    return True if value is None else value
+    value = env_bool(os.environ, variable)
+    return default if value is None else value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 if __name__ == "__main__":  # pragma: no cover

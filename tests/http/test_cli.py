@@ -275,3 +275,88 @@ def test_serve_tunes_the_garbage_collector(
         assert state["frozen"] > 1_000  # the modules, the app and the tools
     else:
         assert state == {"young": 700, "frozen": 0}
+
+
+# --- protection and --strict -----------------------------------------------------------------
+
+HOOKS = HERE / "auth_hooks"
+TOKEN = "cli-shared-token-0123456789abcdef"
+
+
+def test_serve_with_a_shared_token() -> None:
+    with serve(NAVAI_AUTH_TOKEN=TOKEN) as (process, url):
+        assert httpx.get(f"{url}/navai/functions").status_code == 401
+        good = {"authorization": f"Bearer {TOKEN}"}
+        assert httpx.get(f"{url}/navai/functions", headers=good).status_code == 200
+        assert httpx.get(f"{url}/navai/health").json() == {"status": "ok"}
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert TOKEN not in output
+
+
+def test_serve_with_an_authorize_hook_by_name() -> None:
+    with serve("--authorize", "navai_test_hooks:only_alice", PYTHONPATH=str(HOOKS)) as (_, url):
+        assert httpx.get(f"{url}/navai/functions").json() == {"error": "Say who you are."}
+        assert httpx.get(f"{url}/navai/functions", headers={"x-user": "alice"}).status_code == 200
+
+
+def test_serve_with_a_hook_that_cannot_load_exits_2() -> None:
+    done = navai("serve", "--port", str(free_port()), "--authorize", "nowhere_xyz:check")
+    assert done.returncode == 2
+    assert "NAVAI_AUTHORIZE='nowhere_xyz:check': cannot import 'nowhere_xyz'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("folders", "reason"),
+    [("app_functions", "Failed to load app_functions/broken.py"), ("nope", "'nope'")],
+)
+def test_serve_strict_refuses_to_start(folders: str, reason: str) -> None:
+    port = free_port()
+    env = clean_env(NAVAI_STRICT="true")
+    done = navai(
+        "serve", "--port", str(port), "--base-dir", str(HERE), "--folders", folders, env=env
+    )
+    assert done.returncode == 1, done.stderr
+    assert reason in done.stderr
+    assert "not starting (--strict)" in done.stderr
+    assert "NAVAI backend on" not in done.stdout
+
+
+def test_unprotected_public_address_warns(caplog) -> None:
+    import argparse
+
+    from navai_adapters import build_handler
+    from navai_adapters.cli import _is_loopback, _ready_to_serve
+
+    handler = build_handler(env={}, enable_functions=False)
+    args = argparse.Namespace(host="0.0.0.0", port=0)
+    with caplog.at_level("WARNING", logger="navai"):
+        assert _ready_to_serve(args, handler, strict=True)
+    assert "Serving on 0.0.0.0 without protection" in caplog.text
+    caplog.clear()
+    protected = build_handler(env={"NAVAI_AUTH_TOKEN": TOKEN}, enable_functions=False)
+    with caplog.at_level("WARNING", logger="navai"):
+        assert _ready_to_serve(args, protected, strict=False)
+    assert "without protection" not in caplog.text
+    assert [
+        _is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "example.org")
+    ] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_functions_with_a_folder_that_matches_nothing_fails() -> None:
+    done = navai("functions", "--folders", "nope")
+    assert done.returncode == 1
+    assert "'nope'" in done.stderr
+
+
+def test_functions_prints_each_warning_once() -> None:
+    done = navai("functions", "--base-dir", str(HERE), "--folders", "app_functions")
+    assert done.returncode == 1
+    assert done.stderr.count("Failed to load app_functions/broken.py") == 1, done.stderr
