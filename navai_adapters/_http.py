@@ -137,6 +137,13 @@ class NavaiResponse:
         """The error shape every route uses: ``{"error": message, ...}``."""
         return cls.json(status, {"error": message, **extra})
 
+    @classmethod
+    def from_error(cls, error: NavaiError) -> NavaiResponse:
+        """``error`` at its status, with its ``hint`` as an extra key when it has one."""
+        if error.hint is None:
+            return cls.error(error.status_code, error.message)
+        return cls.error(error.status_code, error.message, hint=error.hint)
+
 
 @attrs.frozen
 class _Mint:
@@ -263,7 +270,7 @@ class NavaiHttpHandler:
                 return _Mint(CreateClientSecretRequest.from_wire(data))
             return self._execute_plan(data, request)
         except InvalidRequestError as error:
-            return NavaiResponse.error(error.status_code, error.message)
+            return NavaiResponse.from_error(error)
 
     def _json_object(self, request: NavaiRequest) -> dict[str, Any]:
         body = request.body
@@ -279,8 +286,11 @@ class NavaiHttpHandler:
             raise UnsupportedMediaTypeError(msg)
         try:
             data = _decode(body)
-        except (msgspec.DecodeError, RecursionError):
+        except msgspec.DecodeError:
             msg = "Request body is not valid JSON. Send a JSON object."
+            raise InvalidRequestError(msg) from None
+        except RecursionError:
+            msg = "Request body is JSON nested too deeply. Send a flatter JSON object."
             raise InvalidRequestError(msg) from None
         if not isinstance(data, dict):
             msg = "Request body must be a JSON object."
@@ -289,7 +299,14 @@ class NavaiHttpHandler:
 
     def _execute_plan(self, data: dict[str, Any], request: NavaiRequest) -> _Plan:
         name = data.get("function_name")
-        if not isinstance(name, str) or not name.strip():
+        if name is not None and not isinstance(name, str):
+            # The contract's message, which clients match; the detail says what is wrong.
+            return NavaiResponse.error(
+                400,
+                "function_name is required.",
+                details=f"function_name must be a string, not {_json_type(name)}.",
+            )
+        if name is None or not name.strip():
             return NavaiResponse.error(400, "function_name is required.")
         payload = data.get("payload")
         if payload is not None and not isinstance(payload, dict):
@@ -357,10 +374,13 @@ class NavaiHttpHandler:
 
     def _failed(self, plan: _Mint | _Execute, error: NavaiError) -> NavaiResponse:
         if isinstance(plan, _Mint) or isinstance(error, AuthorizationError):
-            return NavaiResponse.error(error.status_code, error.message)
+            return NavaiResponse.from_error(error)
         if isinstance(error, UnknownFunctionError):
             return NavaiResponse.error(
-                404, "Unknown or disallowed function.", available_functions=error.available
+                404,
+                "Unknown or disallowed function.",
+                available_functions=error.available,
+                details=error.details,
             )
         name = getattr(error, "function_name", plan.function_name)
         if isinstance(error, FunctionExecutionError):
@@ -370,7 +390,7 @@ class NavaiHttpHandler:
         elif isinstance(error, FunctionTimeoutError):
             body = {"error": "Function timed out.", "details": error.message}
         else:
-            return NavaiResponse.error(error.status_code, error.message)
+            return NavaiResponse.from_error(error)
         return NavaiResponse.json(error.status_code, {"ok": False, "function_name": name, **body})
 
     def _route(self, request: NavaiRequest) -> RouteName | NavaiResponse:
@@ -483,7 +503,7 @@ class NavaiHttpHandler:
 
     def _answer_error(self, plan: _Plan | None, error: NavaiError) -> NavaiResponse:
         if plan is None or isinstance(plan, NavaiResponse):  # raised by the authorize hook
-            return NavaiResponse.error(error.status_code, error.message)
+            return NavaiResponse.from_error(error)
         # A failed mint is logged here, once; a failed call was logged by the registry.
         if isinstance(plan, _Mint) and error.status_code >= 500:  # noqa: PLR2004
             logger.warning("%s", error.message)
@@ -496,6 +516,15 @@ _BAD_TOKEN: Final = NavaiResponse.json(
     {"error": "This request is not authorized. Send Authorization: Bearer <NAVAI_AUTH_TOKEN>."},
     (*_JSON_HEADERS, ("www-authenticate", 'Bearer realm="navai"')),
 )
+
+
+def _json_type(value: object) -> str:
+    """What JSON calls ``value``'s type, with an article, for error details."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def route_path(path: str, root_path: str) -> str:

@@ -36,7 +36,7 @@ from navai_core import (
     load_navai_functions,
 )
 from navai_core._env import env_bool
-from navai_core.exceptions import InvalidOptionError, NavaiError
+from navai_core.exceptions import InvalidOptionError, NavaiError, UnknownFunctionError
 
 __all__ = ["main"]
 
@@ -257,13 +257,23 @@ def _call(args: argparse.Namespace) -> int:
         try:
             result = registry.execute(args.name, payload)
         except NavaiError as error:
-            _say(f"navai: {error.message}")
+            _say(f"navai: {_explained(error)}")
             available = getattr(error, "available", None)
             if available is not None:
                 _say(f"Available functions: {', '.join(available) or '(none)'}")
             return EXIT_FAILED
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return EXIT_OK
+
+
+def _explained(error: NavaiError) -> str:
+    """The error's message, with what a person at a terminal needs to fix it."""
+    text = error.message
+    if isinstance(error, UnknownFunctionError):
+        text += f" {error.details}"
+    if error.hint is not None:
+        text += f" {error.hint}"
+    return text
 
 
 def _mint(args: argparse.Namespace) -> int:
@@ -279,7 +289,7 @@ def _mint(args: argparse.Namespace) -> int:
     try:
         secret = create_realtime_client_secret(options, request)
     except NavaiError as error:
-        _say(f"navai: {error.message}")
+        _say(f"navai: {_explained(error)}")
         return EXIT_FAILED
     print(json.dumps(secret.to_dict(), indent=2))
     return EXIT_OK

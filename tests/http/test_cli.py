@@ -95,7 +95,8 @@ def test_call_prints_the_result() -> None:
     [
         (["call", "add", "--payload", "{oops"], 2, "--payload is not valid JSON"),
         (["call", "add", "--payload", "[1]"], 2, "--payload must be a JSON object"),
-        (["call", "nope"], 1, "Unknown or disallowed function."),
+        (["call", "nope"], 1, "Unknown or disallowed function. No function named 'nope'."),
+        (["call", "ad"], 1, "No function named 'ad'. Did you mean 'add'?"),
         (["call", "add", "--payload", '{"a": "two", "b": 1}'], 1, "Invalid arguments for 'add'"),
         (["call", "explode"], 1, "the widget is broken"),
     ],
@@ -126,6 +127,7 @@ def test_mint_without_key_fails_clearly() -> None:
     done = navai("mint")
     assert done.returncode == 1
     assert "Missing API key" in done.stderr
+    assert "Set OPENAI_API_KEY in the server's environment" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -195,9 +197,10 @@ def test_serve_starts_without_key_and_serves_the_examples(serving) -> None:
     assert "get_weather" in {item["name"] for item in listed["items"]}
     minted = httpx.post(f"{url}/navai/realtime/client-secret", json={})
     assert minted.status_code == 401
-    assert minted.json() == {
-        "error": "Missing API key. Configure openai_api_key or send apiKey in request."
-    }
+    assert minted.json()["error"] == (
+        "Missing API key. Configure openai_api_key or send apiKey in request."
+    )
+    assert "OPENAI_API_KEY" in minted.json()["hint"]
     process.terminate()
     output = process.communicate(timeout=10)[0]
     assert f"NAVAI backend on {url}" in output

@@ -138,7 +138,9 @@ def test_missing_key_is_401(serve_with, fake_openai) -> None:
     options = default_options(fake_openai, openai_api_key=None)
     with serve_with(options) as client:
         body = assert_json_error(client.post(MINT, json={}), 401)
-    assert body == {"error": "Missing API key. Configure openai_api_key or send apiKey in request."}
+    assert body["error"] == "Missing API key. Configure openai_api_key or send apiKey in request."
+    assert "OPENAI_API_KEY" in body["hint"]  # the variable the server's operator sets
+    assert set(body) == {"error", "hint"}
     assert fake_openai.requests == []
 
 
@@ -314,15 +316,46 @@ def test_a_failed_mint_is_logged_once(server: Served, caplog) -> None:
 
 
 def test_missing_function_name_is_400(server: Served) -> None:
-    for body in ({}, {"function_name": ""}, {"function_name": "   "}, {"function_name": 7}):
+    for body in ({}, {"function_name": ""}, {"function_name": "   "}, {"function_name": None}):
         answer = assert_json_error(server.client.post(EXECUTE, json=body), 400)
         assert answer == {"error": "function_name is required."}
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [(123, "a number"), (True, "a boolean"), (["add"], "an array"), ({"n": 1}, "an object")],
+)
+def test_function_name_of_wrong_type_says_so(server: Served, name, kind: str) -> None:
+    answer = assert_json_error(server.client.post(EXECUTE, json={"function_name": name}), 400)
+    # The contract's message stays (clients match it); the detail names the real problem.
+    assert answer == {
+        "error": "function_name is required.",
+        "details": f"function_name must be a string, not {kind}.",
+    }
 
 
 def test_unknown_function_is_404_with_available_names(server: Served) -> None:
     body = assert_json_error(execute(server, "system"), 404)
     assert body["error"] == "Unknown or disallowed function."
     assert "add" in body["available_functions"]
+    assert body["details"] == "No function named 'system'."
+
+
+def test_unknown_function_suggests_the_closest_name(server: Served) -> None:
+    body = assert_json_error(execute(server, " Ad "), 404)
+    assert body["details"] == "No function named 'Ad'. Did you mean 'add'?"
+    assert assert_json_error(execute(server, "countr_plus"), 404)["details"].endswith(
+        "Did you mean 'counter_plus'?"
+    )
+
+
+@pytest.mark.parametrize("path", [MINT, EXECUTE])
+def test_json_nested_too_deeply_says_so(server: Served, path: str) -> None:
+    content = b'{"payload": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = server.client.post(
+        path, content=content, headers={"content-type": "application/json"}
+    )
+    assert "nested too deeply" in assert_json_error(response, 400)["error"]
 
 
 def test_non_object_payload_is_400(server: Served) -> None:
