@@ -14,6 +14,7 @@ from navai_core.exceptions import InvalidOptionError
 
 if TYPE_CHECKING:
     from navai_adapters._http import NavaiRequest
+    from navai_adapters._observe import NavaiObserver
     from navai_core import NavaiFunctionRegistry
 
 __all__ = ["AuthorizeHook", "NavaiServerConfig"]
@@ -89,6 +90,12 @@ class NavaiServerConfig:
             import errors) in ``GET`` listing answers; by default they only go to the log.
         health_path: Route answering ``{"status": "ok"}`` (``GET``) to load balancers and
             probes, without authorization and without touching the functions.
+        request_log: ``True`` gives every request an id (the caller's ``X-Request-ID``
+            when plain, else a new one), sends it back as ``X-Request-ID``, puts it on
+            every log line logged while the request is served, and logs one
+            ``navai.access`` line per request.
+        observer: Told of every request, tool call and mint, for metrics; see
+            :class:`navai_adapters.metrics.NavaiMetrics`.
     """
 
     client_secret_path: str = attrs.field(default="/navai/realtime/client-secret", validator=_path)
@@ -106,6 +113,8 @@ class NavaiServerConfig:
         default=False, validator=attrs.validators.instance_of(bool)
     )
     health_path: str = attrs.field(default="/navai/health", validator=_path)
+    request_log: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    observer: NavaiObserver | None = attrs.field(default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         paths = [self.health_path, self.client_secret_path]
@@ -124,7 +133,7 @@ class NavaiServerConfig:
         ``NAVAI_MAX_BODY_BYTES``, ``NAVAI_FUNCTIONS_BASE_DIR``,
         ``NAVAI_FUNCTIONS_FOLDERS``, ``NAVAI_CORS_ORIGINS``, ``NAVAI_AUTH_TOKEN``,
         ``NAVAI_AUTHORIZE`` (``module:function``), ``NAVAI_EXPOSE_LOAD_WARNINGS``,
-        ``NAVAI_HEALTH_PATH``.
+        ``NAVAI_HEALTH_PATH``, ``NAVAI_REQUEST_LOG``.
 
         Raises:
             InvalidOptionError: A variable has a value that cannot be used; the message
@@ -143,6 +152,8 @@ class NavaiServerConfig:
             found["cors_origins"] = origins
         if (exposed := env_bool(source, "NAVAI_EXPOSE_LOAD_WARNINGS")) is not None:
             found["expose_load_warnings"] = exposed
+        if (request_log := env_bool(source, "NAVAI_REQUEST_LOG")) is not None:
+            found["request_log"] = request_log
         if (token := env_str(source, "NAVAI_AUTH_TOKEN")) is not None:
             found["auth_token"] = token
         # A hook given in code wins: do not import the one the environment names.

@@ -12,8 +12,10 @@ function), as httpx's ``Client`` and ``AsyncClient`` do.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import Any, Final, Literal
 
@@ -23,11 +25,13 @@ import msgspec
 
 from navai_adapters._auth import bearer_token_matches
 from navai_adapters._config import NavaiServerConfig
+from navai_adapters._observe import request_id_for, reset_request_id, set_request_id
 from navai_core import (
     CreateClientSecretRequest,
     FunctionContext,
     NavaiFunctionRegistry,
     NavaiVoiceBackendOptions,
+    RealtimeClientSecret,
     acreate_realtime_client_secret,
     create_realtime_client_secret,
     load_navai_functions,
@@ -54,6 +58,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("navai")
+access_logger = logging.getLogger("navai.access")
 
 RouteName = Literal["health", "client_secret", "functions_list", "functions_execute"]
 
@@ -148,6 +153,7 @@ class NavaiResponse:
 @attrs.frozen
 class _Mint:
     request: CreateClientSecretRequest
+    started: float = 0.0  # perf_counter() when an observer times it
 
 
 @attrs.frozen
@@ -155,6 +161,7 @@ class _Execute:
     function_name: str
     payload: dict[str, Any] | None
     context: FunctionContext
+    started: float = 0.0
 
 
 _Plan = _Mint | _Execute | NavaiResponse
@@ -184,6 +191,10 @@ class NavaiHttpHandler:
             config.client_secret_path: "client_secret",
         }
         self._token = config.auth_token.encode("utf-8") if config.auth_token else None
+        self._observer = config.observer
+        # Request ids, the access line and metrics cost a little on every request: only
+        # when asked for.
+        self._watched = config.request_log or config.observer is not None
         if registry is not None:
             self._routes[config.functions_list_path] = "functions_list"
             self._routes[config.functions_execute_path] = "functions_execute"
@@ -267,7 +278,7 @@ class NavaiHttpHandler:
                 # The list takes no input, but a body sent anyway must still be JSON.
                 return self._listing_response()
             if route == "client_secret":
-                return _Mint(CreateClientSecretRequest.from_wire(data))
+                return _Mint(CreateClientSecretRequest.from_wire(data), self._clock())
             return self._execute_plan(data, request)
         except InvalidRequestError as error:
             return NavaiResponse.from_error(error)
@@ -315,7 +326,7 @@ class NavaiHttpHandler:
         context = FunctionContext(
             function_name=name, headers=request.headers, request=request.native
         )
-        return _Execute(name, payload, context)
+        return _Execute(name, payload, context, self._clock())
 
     def _listing_response(self) -> NavaiResponse:
         # The registry's items only change on reload: encode them once per snapshot.
@@ -345,7 +356,7 @@ class NavaiHttpHandler:
         polled by every client: it is worth skipping the headers and the rest) and send
         the answer as it is; ``None`` means: build the request and call ``handle``.
         """
-        if method != "GET":
+        if method != "GET" or self._watched:
             return None
         route = self.match(path, root_path)
         if route == "health":
@@ -368,11 +379,37 @@ class NavaiHttpHandler:
         name, source = (
             (definition.name, definition.source) if definition else (plan.function_name, "")
         )
+        if self._observer is not None:
+            self._observer.tool_call(name, "ok", time.perf_counter() - plan.started)
         return NavaiResponse.json(
             200, {"ok": True, "function_name": name, "source": source, "result": result}
         )
 
+    def _minted(self, plan: _Mint, secret: RealtimeClientSecret) -> NavaiResponse:
+        if self._observer is not None:
+            self._observer.upstream(200, time.perf_counter() - plan.started)
+        return NavaiResponse.json(200, secret.to_dict(), _NO_STORE_HEADERS)
+
+    def _clock(self) -> float:
+        return time.perf_counter() if self._observer is not None else 0.0
+
+    def _observe_failure(self, plan: _Mint | _Execute, error: NavaiError) -> None:
+        observer = self._observer
+        assert observer is not None
+        seconds = time.perf_counter() - plan.started
+        if isinstance(plan, _Mint):
+            observer.upstream(error.status_code, seconds)
+            return
+        if isinstance(error, UnknownFunctionError):
+            # Never the asked-for name as a label: callers could make up any number of them.
+            observer.tool_call("(unknown)", "unknown", seconds)
+            return
+        name = getattr(error, "function_name", plan.function_name)
+        observer.tool_call(name, _OUTCOMES.get(type(error), "error"), seconds)
+
     def _failed(self, plan: _Mint | _Execute, error: NavaiError) -> NavaiResponse:
+        if self._observer is not None and not isinstance(error, AuthorizationError):
+            self._observe_failure(plan, error)
         if isinstance(plan, _Mint) or isinstance(error, AuthorizationError):
             return NavaiResponse.from_error(error)
         if isinstance(error, UnknownFunctionError):
@@ -439,6 +476,54 @@ class NavaiHttpHandler:
             request: The request, body read.
             client: The pooled client minting goes through.
         """
+        if not self._watched:
+            return self._handle(request, client)
+        watch = self._begin(request)
+        try:
+            return self._end(watch, request, self._handle(request, client))
+        finally:
+            reset_request_id(watch.token)
+
+    async def ahandle(self, request: NavaiRequest, *, client: httpx.AsyncClient) -> NavaiResponse:
+        """Answer ``request`` (async; for ASGI servers). Same as :meth:`handle`."""
+        if not self._watched:
+            return await self._ahandle(request, client)
+        watch = self._begin(request)
+        try:
+            return self._end(watch, request, await self._ahandle(request, client))
+        finally:
+            reset_request_id(watch.token)
+
+    def _begin(self, request: NavaiRequest) -> _Watch:
+        request_id = request_id_for(request.headers) if self.config.request_log else None
+        return _Watch(time.perf_counter(), request_id, set_request_id(request_id))
+
+    def _end(self, watch: _Watch, request: NavaiRequest, response: NavaiResponse) -> NavaiResponse:
+        seconds = time.perf_counter() - watch.started
+        route = self.match(request.path, request.root_path) or "(none)"
+        if self._observer is not None:
+            self._observer.request(route, request.method, response.status, seconds)
+        if watch.request_id is None:
+            return response
+        access_logger.info(
+            "%s %s %d %.1fms",
+            request.method,
+            request.path,
+            response.status,
+            seconds * 1000,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": response.status,
+                "duration_ms": round(seconds * 1000, 3),
+            },
+        )
+        return NavaiResponse(
+            response.status, response.body, (*response.headers, ("x-request-id", watch.request_id))
+        )
+
+    def _handle(self, request: NavaiRequest, client: httpx.Client) -> NavaiResponse:
         route = self._route(request)
         if isinstance(route, NavaiResponse):
             return route
@@ -456,7 +541,7 @@ class NavaiHttpHandler:
             plan = self._plan(request, route)
             if isinstance(plan, _Mint):
                 secret = create_realtime_client_secret(self.options, plan.request, client=client)
-                return NavaiResponse.json(200, secret.to_dict(), _NO_STORE_HEADERS)
+                return self._minted(plan, secret)
             if isinstance(plan, _Execute):
                 registry = self.registry
                 assert registry is not None
@@ -468,8 +553,7 @@ class NavaiHttpHandler:
         except Exception:
             return _internal_error(request)
 
-    async def ahandle(self, request: NavaiRequest, *, client: httpx.AsyncClient) -> NavaiResponse:
-        """Answer ``request`` (async; for ASGI servers). Same as :meth:`handle`."""
+    async def _ahandle(self, request: NavaiRequest, client: httpx.AsyncClient) -> NavaiResponse:
         route = self._route(request)
         if isinstance(route, NavaiResponse):
             return route
@@ -489,7 +573,7 @@ class NavaiHttpHandler:
                 secret = await acreate_realtime_client_secret(
                     self.options, plan.request, client=client
                 )
-                return NavaiResponse.json(200, secret.to_dict(), _NO_STORE_HEADERS)
+                return self._minted(plan, secret)
             if isinstance(plan, _Execute):
                 registry = self.registry
                 assert registry is not None
@@ -509,6 +593,19 @@ class NavaiHttpHandler:
             logger.warning("%s", error.message)
         return self._failed(plan, error)
 
+
+@attrs.frozen
+class _Watch:
+    started: float
+    request_id: str | None
+    token: contextvars.Token[str | None]
+
+
+_OUTCOMES: Final[dict[type[NavaiError], str]] = {
+    FunctionExecutionError: "error",
+    InvalidArgumentsError: "invalid_arguments",
+    FunctionTimeoutError: "timeout",
+}
 
 _HEALTHY: Final = NavaiResponse.json(200, {"status": "ok"}, _NO_STORE_HEADERS)
 _BAD_TOKEN: Final = NavaiResponse.json(

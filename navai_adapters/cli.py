@@ -13,8 +13,10 @@ Configuration comes from the environment, as the original's does (``OPENAI_API_K
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import errno
+import importlib.metadata
 import ipaddress
 import json
 import logging
@@ -22,7 +24,7 @@ import logging.config
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -41,6 +43,7 @@ from navai_core.exceptions import InvalidOptionError, NavaiError, UnknownFunctio
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _FAILED_TO_LOAD = "[navai] Failed to load"
 # The registry's warnings for configured folders that matched no file.
 _UNMATCHED = ("[navai] Functions folder ", "[navai] The configured functions folders")
@@ -79,6 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="navai",
         description="Backend for OpenAI Realtime voice agents: secrets and backend functions.",
     )
+    parser.add_argument("--version", action="version", version=f"navai {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def functions_flags(sub: argparse.ArgumentParser) -> None:
@@ -132,6 +136,33 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="refuse to start when a functions module fails to load or a configured folder "
         "matches nothing (env NAVAI_STRICT; default off)",
+    )
+    serve.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=_LOG_LEVELS,
+        default=None,
+        help="the least severe log lines shown (env NAVAI_LOG_LEVEL; default info)",
+    )
+    serve.add_argument(
+        "--log-format",
+        type=str.lower,
+        choices=("text", "json"),
+        default=None,
+        help="json: one JSON object per line, each with the request id of the request it "
+        "concerns, and NAVAI's own access line instead of uvicorn's "
+        "(env NAVAI_LOG_FORMAT; default text)",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=_port,
+        default=None,
+        help="serve Prometheus metrics on this port (needs the metrics extra; one process)",
+    )
+    serve.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="interface for --metrics-port (default 127.0.0.1)",
     )
     functions_flags(serve)
 
@@ -295,12 +326,44 @@ def _mint(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _log_config() -> dict[str, Any]:
+def _log_config(
+    level: str = "info", fmt: str = "text", *, access_log: bool = True
+) -> dict[str, Any]:
+    """The logging setup of uvicorn, with NAVAI's logger, at ``level``, as text or JSON lines."""
     from uvicorn.config import LOGGING_CONFIG  # noqa: PLC0415 - only `serve` needs uvicorn
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["navai"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    upper = level.upper()
+    config["loggers"]["navai"] = {"handlers": ["default"], "level": upper, "propagate": False}
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        config["loggers"][name]["level"] = upper
+    if fmt == "json":
+        for formatter in config["formatters"].values():
+            formatter.clear()
+            formatter["()"] = "navai_adapters._observe.JsonFormatter"
+        if not access_log:  # NAVAI's access line is the one to switch off
+            config["loggers"]["navai.access"] = {"level": "WARNING"}
     return config
+
+
+def _logging_choice(args: argparse.Namespace) -> tuple[str, str]:
+    """``--log-level`` and ``--log-format``, else their variables, else info and text."""
+    level = args.log_level or (os.environ.get("NAVAI_LOG_LEVEL") or "info").strip().lower()
+    if level not in _LOG_LEVELS:
+        msg = f"NAVAI_LOG_LEVEL={level!r} is not a log level. Use one of {', '.join(_LOG_LEVELS)}."
+        raise InvalidOptionError(msg, variable="NAVAI_LOG_LEVEL", value=level)
+    fmt = args.log_format or (os.environ.get("NAVAI_LOG_FORMAT") or "text").strip().lower()
+    if fmt not in ("text", "json"):
+        msg = f"NAVAI_LOG_FORMAT={fmt!r} is not a log format. Use 'text' or 'json'."
+        raise InvalidOptionError(msg, variable="NAVAI_LOG_FORMAT", value=fmt)
+    return level, fmt
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("navai")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout
+        return "unknown"
 
 
 def _check_port(host: str, port: int) -> str | None:
@@ -333,55 +396,44 @@ def _serve(args: argparse.Namespace) -> int:
     # As uvicorn does: modules in the working directory (a hook's) are importable.
     if str(Path.cwd()) not in sys.path and "" not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
+    several = args.workers > 1 or args.reload
     try:
         access_log = _access_log(args.access_log)
         strict = _flag_or_env(args.strict, "NAVAI_STRICT")
+        level, fmt = _logging_choice(args)
+        metrics = _metrics(args.metrics_port, several=several)
     except InvalidOptionError as error:
         _say(f"navai: {error.message}")
         return EXIT_USAGE
-    logging.config.dictConfig(_log_config())
+    if fmt == "json":
+        # JSON lines carry request ids: NAVAI's access line replaces uvicorn's, which
+        # is logged outside the request and cannot carry one.
+        os.environ.setdefault("NAVAI_REQUEST_LOG", "true")
+    log_config = _log_config(level, fmt, access_log=access_log)
+    logging.config.dictConfig(log_config)
     options = NavaiVoiceBackendOptions.from_env()
-    app = create_app(options)
+    if args.reload:
+        # The reloaded process reports what it loads, each time: not the parent too.
+        with _quiet(logging.getLogger("navai")):
+            app = create_app(options)
+    else:
+        app = create_app(options, observer=metrics) if metrics else create_app(options)
     handler = app.state.navai.handler
     if not _ready_to_serve(args, handler, strict=strict):
         return EXIT_FAILED
-    url = f"http://{args.host}:{args.port}"
-    print(f"NAVAI backend on {url}")
-    print(f"  POST {url}{handler.config.client_secret_path}")
-    if handler.registry is not None:
-        print(f"  GET  {url}{handler.config.functions_list_path}")
-        print(f"  POST {url}{handler.config.functions_execute_path}")
-        names = ", ".join(item.name for item in handler.registry.items) or "(none)"
-        print(f"Backend functions ({len(handler.registry.items)}): {names}")
-    sys.stdout.flush()
-    if args.workers > 1 or args.reload:
-        registry = handler.registry
-        reload_dirs = [str(Path.cwd())]
-        if registry is not None:
-            registry.close()
-            # Edits to the functions restart the server, wherever the folders live.
-            reload_dirs.append(registry.base_dir)
-        # Each worker (or reloaded process) builds its own app from the same environment.
-        tuned = args.tune_gc and not args.reload
-        uvicorn.run(
-            "navai_adapters.cli:_tuned_app" if tuned else "navai_adapters.starlette:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            reload=args.reload,
-            reload_dirs=sorted(set(reload_dirs)) if args.reload else None,
-            log_config=_log_config(),
-            access_log=access_log,
-            root_path=args.root_path,
-        )
+    if metrics is not None and not _serve_metrics(metrics, args.metrics_host, args.metrics_port):
+        return EXIT_FAILED
+    _print_banner(args, handler)
+    uvicorn_access = access_log and fmt != "json"
+    if several:
+        _run_processes(args, handler, log_config, access_log=uvicorn_access)
         return EXIT_OK
     config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
-        log_config=_log_config(),
-        access_log=access_log,
+        log_config=log_config,
+        access_log=uvicorn_access,
         root_path=args.root_path,
     )
     config.load()  # imports uvicorn's protocol modules first, so that they are frozen too
@@ -390,6 +442,103 @@ def _serve(args: argparse.Namespace) -> int:
     server = uvicorn.Server(config)
     server.run()
     return EXIT_OK if server.started else EXIT_FAILED
+
+
+def _print_banner(args: argparse.Namespace, handler: NavaiHttpHandler) -> None:
+    url = f"http://{args.host}:{args.port}"
+    print(f"NAVAI backend on {url}")
+    print(f"  GET  {url}{handler.config.health_path}")
+    print(f"  POST {url}{handler.config.client_secret_path}")
+    if handler.registry is not None:
+        print(f"  GET  {url}{handler.config.functions_list_path}")
+        print(f"  POST {url}{handler.config.functions_execute_path}")
+        if not args.reload:  # the reloaded process prints them, at each reload
+            _print_tools(handler)
+    sys.stdout.flush()
+
+
+def _run_processes(
+    args: argparse.Namespace,
+    handler: NavaiHttpHandler,
+    log_config: dict[str, Any],
+    *,
+    access_log: bool,
+) -> None:
+    """``--workers N`` or ``--reload``: uvicorn starts processes that build their own app."""
+    import uvicorn  # noqa: PLC0415
+
+    registry = handler.registry
+    reload_dirs = [str(Path.cwd())]
+    if registry is not None:
+        registry.close()
+        # Edits to the functions restart the server, wherever the folders live.
+        reload_dirs.append(registry.base_dir)
+    # Each worker (or reloaded process) builds its own app from the same environment.
+    os.environ[_CHILD] = "reload" if args.reload else "workers"
+    if args.reload or not args.tune_gc:
+        os.environ[_CHILD_NO_GC] = "1"
+    uvicorn.run(
+        "navai_adapters.cli:_child_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        reload=args.reload,
+        reload_dirs=sorted(set(reload_dirs)) if args.reload else None,
+        log_config=log_config,
+        access_log=access_log,
+        root_path=args.root_path,
+    )
+
+
+_CHILD = "NAVAI_SERVE_CHILD"  # set by `navai serve` for the processes it starts
+_CHILD_NO_GC = "NAVAI_SERVE_CHILD_NO_GC"
+
+
+def _print_tools(handler: NavaiHttpHandler) -> None:
+    registry = handler.registry
+    if registry is not None:
+        names = ", ".join(item.name for item in registry.items) or "(none)"
+        print(f"Backend functions ({len(registry.items)}): {names}", flush=True)
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """Only errors from ``logger`` (and its children) within the block."""
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def _metrics(port: int | None, *, several: bool) -> Any:
+    if port is None:
+        return None
+    if several:
+        msg = (
+            "--metrics-port serves one process's metrics: it cannot be combined with "
+            "--workers or --reload. Run one process per container, or serve the metrics "
+            "from your own app (docs/operations.md)."
+        )
+        raise InvalidOptionError(msg, option="metrics_port", value=port)
+    try:
+        from navai_adapters.metrics import NavaiMetrics  # noqa: PLC0415
+    except ImportError:
+        msg = '--metrics-port needs the metrics extra: pip install "navai[metrics]"'
+        raise InvalidOptionError(msg, option="metrics_port", value=port) from None
+    return NavaiMetrics()
+
+
+def _serve_metrics(metrics: Any, host: str, port: int) -> bool:
+    try:
+        metrics.serve(port, host)
+    except OSError as error:
+        _say(f"navai: cannot serve metrics on {host}:{port}: {error.strerror or error}")
+        return False
+    print(f"Prometheus metrics on http://{host}:{port}/metrics")
+    return True
 
 
 def _ready_to_serve(args: argparse.Namespace, handler: NavaiHttpHandler, *, strict: bool) -> bool:
@@ -416,12 +565,23 @@ def _ready_to_serve(args: argparse.Namespace, handler: NavaiHttpHandler, *, stri
     return True
 
 
-def _tuned_app() -> Any:
-    """The app factory each ``navai serve --workers N`` process runs: the app, then GC tuning."""
+def _child_app() -> Any:
+    """The app factory of the processes ``navai serve --workers N`` or ``--reload`` starts.
+
+    Workers load quietly: the parent already logged the load warnings once, and N
+    workers would repeat them N times. A reloaded process reports what it loaded, since
+    the code changed.
+    """
     from navai_adapters.starlette import create_app  # noqa: PLC0415
 
-    app = create_app()
-    tune_gc()
+    if os.environ.get(_CHILD) == "reload":
+        app = create_app()
+        _print_tools(app.state.navai.handler)
+    else:
+        with _quiet(logging.getLogger("navai")):
+            app = create_app()
+    if not os.environ.get(_CHILD_NO_GC):
+        tune_gc()
     return app
 
 
