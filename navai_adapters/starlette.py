@@ -41,6 +41,7 @@ from navai_adapters._http import (
     NavaiResponse,
     build_handler,
 )
+from navai_adapters.openapi import merge_openapi, navai_openapi
 from navai_core import NavaiVoiceBackendOptions
 
 __all__ = ["NavaiStarlette", "add_navai_routes", "create_app"]
@@ -278,11 +279,36 @@ def add_navai_routes(
 
     Returns:
         The endpoint serving the routes. Enter ``navai.lifespan()`` inside your app's
-        lifespan so its client is closed at shutdown.
+        lifespan so its client is closed at shutdown. In a FastAPI app, the routes are
+        also described in its OpenAPI schema (``/docs``), with their request and answer
+        schemas and errors.
     """
     navai = NavaiStarlette(build_handler(options, env=env, **config), client)
     app.router.routes.extend(navai.routes)
+    _describe_in_openapi(app, navai.handler)
     return navai
+
+
+def _describe_in_openapi(app: Starlette, handler: NavaiHttpHandler) -> None:
+    """In a FastAPI app, add the routes' description to ``app.openapi()`` (``/docs``).
+
+    Duck-typed on FastAPI's ``openapi()`` and ``openapi_schema``, so FastAPI stays out
+    of NAVAI's dependencies; a plain Starlette app has neither and is left alone.
+    """
+    generate = getattr(app, "openapi", None)
+    if not callable(generate) or not hasattr(app, "openapi_schema"):
+        return
+    target: Any = app
+
+    def openapi() -> dict[str, Any]:
+        if target.openapi_schema is None:
+            # FastAPI builds and caches its schema; NAVAI's part joins it, once.
+            target.openapi_schema = merge_openapi(generate(), navai_openapi(handler))
+        schema: dict[str, Any] = target.openapi_schema
+        return schema
+
+    target.openapi_schema = None  # a schema built before these routes existed
+    target.openapi = openapi
 
 
 def create_app(
