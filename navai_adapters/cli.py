@@ -32,6 +32,7 @@ from navai_adapters._gc import tune_gc
 from navai_adapters._http import NavaiHttpHandler
 from navai_core import (
     CreateClientSecretRequest,
+    FunctionDefinition,
     NavaiFunctionRegistry,
     NavaiVoiceBackendOptions,
     create_realtime_client_secret,
@@ -216,6 +217,23 @@ def _load(args: argparse.Namespace) -> NavaiFunctionRegistry:
     return load_navai_functions()
 
 
+_CLASS_ARGS = frozenset({"constructorArgs", "methodArgs"})
+
+
+def _describe_tool(item: FunctionDefinition) -> str:
+    """The parameters column: a class tool shows its method's, then its constructor's."""
+    schema = item.parameters
+    properties: dict[str, Any] = schema.get("properties") or {}
+    is_method = "." in item.source.rpartition("#")[2]
+    if not is_method or not properties or not set(properties) <= _CLASS_ARGS:
+        return _describe_parameters(schema)
+    method = _describe_parameters(properties.get("methodArgs") or {})
+    constructor = properties.get("constructorArgs")
+    if constructor is None or not constructor.get("properties"):
+        return method
+    return f"{method}; new: {_describe_parameters(constructor)}"
+
+
 def _describe_parameters(schema: dict[str, Any]) -> str:
     properties: dict[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or ())
@@ -234,6 +252,8 @@ def _type_label(spec: dict[str, Any]) -> str:
     kind = spec.get("type")
     if kind == "array" and isinstance(spec.get("items"), dict):
         return f"{_type_label(spec['items'])}[]"
+    if kind == "object" and isinstance(spec.get("title"), str):
+        return str(spec["title"])  # a named structure (attrs class, dataclass, TypedDict)
     if isinstance(kind, str):
         return kind
     return "any"
@@ -247,7 +267,7 @@ def _functions(args: argparse.Namespace) -> int:
             print(json.dumps(data, indent=2))
         else:
             rows: list[tuple[str, ...]] = [
-                (item.name, _describe_parameters(item.parameters), item.description, item.source)
+                (item.name, _describe_tool(item), item.description, item.source)
                 for item in registry.items
             ]
             _print_table(("NAME", "PARAMETERS", "DESCRIPTION", "SOURCE"), rows)

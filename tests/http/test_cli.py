@@ -363,3 +363,50 @@ def test_functions_prints_each_warning_once() -> None:
     done = navai("functions", "--base-dir", str(HERE), "--folders", "app_functions")
     assert done.returncode == 1
     assert done.stderr.count("Failed to load app_functions/broken.py") == 1, done.stderr
+
+
+def test_class_tools_show_their_method_parameters() -> None:
+    done = navai("functions", "--folders", "examples/functions")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("cart_total"))
+    assert "currency?: string; new: lines?: OrderLine[]|null" in row
+    assert "constructorArgs" not in done.stdout
+
+
+def test_reload_prints_the_tools_each_time(tmp_path: Path) -> None:
+    import threading
+
+    folder = tmp_path / "tools"
+    folder.mkdir()
+    (folder / "first.py").write_text('def first() -> int:\n    """One."""\n    return 1\n')
+    port = free_port()
+    process = subprocess.Popen(
+        [*NAVAI, "serve", "--port", str(port), "--reload", "--folders", "tools"],
+        cwd=tmp_path,
+        env=clean_env(PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+
+    def wait_for(text: str) -> None:
+        deadline = time.monotonic() + 30
+        while not any(text in line for line in lines):
+            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
+
+    try:
+        wait_for("Backend functions (1): first")
+        (folder / "second.py").write_text('def second() -> int:\n    """Two."""\n    return 2\n')
+        wait_for("Backend functions (2): first, second")
+    finally:
+        process.terminate()
+        process.wait(10)
+        reader.join(10)
+        process.stdout.close()
+    output = "".join(lines)
+    assert output.count("Backend functions (1)") == 1, output
