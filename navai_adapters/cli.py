@@ -360,7 +360,7 @@ def _log_config(
     if fmt == "json":
         for formatter in config["formatters"].values():
             formatter.clear()
-            formatter["()"] = "navai_adapters._observe.JsonFormatter"
+            formatter["()"] = "navai_adapters.JsonFormatter"
         if not access_log:  # NAVAI's access line is the one to switch off
             config["loggers"]["navai.access"] = {"level": "WARNING"}
     return config

@@ -39,7 +39,7 @@ _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class NavaiMetrics:
-    """A :class:`~navai_adapters._observe.NavaiObserver` recording Prometheus metrics.
+    """A :class:`~navai_adapters.NavaiObserver` recording Prometheus metrics.
 
     Args:
         registry: Where the metrics are registered; Prometheus's default registry (with

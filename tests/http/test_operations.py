@@ -189,3 +189,26 @@ def test_json_formatter_fields() -> None:
 def test_request_id_for(given: str, kept: bool) -> None:
     headers = httpx.Headers({"x-request-id": given}) if "\n" not in given else httpx.Headers()
     assert (request_id_for(headers) == given) is kept
+
+
+def test_request_id_filter_for_text_logs(serve_with) -> None:
+    from navai_adapters import RequestIdFilter, current_request_id
+
+    seen: list[tuple[str | None, str | None]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.request_id, current_request_id()))
+
+    handler = Keep()
+    handler.addFilter(RequestIdFilter())
+    access = logging.getLogger("navai.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        with serve_with(request_log=True) as client:
+            client.get("/navai/health", headers={"x-request-id": "text-1"})
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(logging.NOTSET)
+    assert seen == [("text-1", "text-1")]

@@ -74,3 +74,14 @@ def apps() -> tuple[object, ...]:
     wsgi_app: NavaiWSGIApp = create_wsgi_app(enable_functions=False)
     navai = add_navai_routes(starlette_app)
     return starlette_app, wsgi_app, navai.routes
+
+
+def observed() -> object:
+    from prometheus_client import CollectorRegistry
+
+    from navai_adapters import NavaiObserver, current_request_id
+    from navai_adapters.metrics import NavaiMetrics
+
+    observer: NavaiObserver = NavaiMetrics(CollectorRegistry())  # satisfies the protocol
+    request_id: str | None = current_request_id()
+    return create_app(observer=observer, request_log=True), request_id
