@@ -15,6 +15,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
+from navai_core._redact import redact_keys
+
 __all__ = [
     "AuthorizationError",
     "FunctionExecutionError",
@@ -187,7 +189,8 @@ class UnknownFunctionError(NavaiError, LookupError):
         shown = self.function_name.strip()
         if len(shown) > _MAX_SUGGESTED_LENGTH:
             shown = shown[:_MAX_SUGGESTED_LENGTH] + "..."
-        text = f"No function named {shown!r}."
+        # The caller's own input, but a key pasted by mistake is not sent back.
+        text = f"No function named {redact_keys(shown)!r}."
         if (suggestion := self.suggestion) is not None:
             text += f" Did you mean {suggestion!r}?"
         elif not self.available:

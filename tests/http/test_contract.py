@@ -507,3 +507,9 @@ def test_options_repr_hides_key() -> None:
     options = NavaiVoiceBackendOptions(openai_api_key=SERVER_KEY)
     assert SERVER_KEY not in repr(options)
     assert urlsplit(options.client_secrets_url).path == "/v1/realtime/client_secrets"
+
+
+def test_a_key_sent_as_a_function_name_is_not_echoed(server: Served) -> None:
+    body = assert_json_error(execute(server, "sk-proj-pasted-by-mistake-1234"), 404)
+    assert "pasted-by-mistake" not in json.dumps(body)
+    assert body["details"] == "No function named 'sk-***'."
