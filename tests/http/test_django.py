@@ -127,3 +127,15 @@ def test_contract_errors_stay_json_under_django(site: str) -> None:
 
 def test_the_site_itself_still_answers(site: str) -> None:
     assert httpx.get(f"{site}/").text == "the site"
+
+
+def test_url_patterns_are_named_and_the_client_closes() -> None:
+    from navai_adapters import build_handler
+    from navai_adapters.django import NavaiDjango
+
+    navai = NavaiDjango(build_handler(env={}, enable_functions=False), csrf_exempt=False)
+    names = [pattern.name for pattern in navai.urls]
+    assert names == ["navai-health", "navai-client-secret"]
+    assert all(not getattr(p.callback, "csrf_exempt", False) for p in navai.urls)
+    navai.close()
+    assert navai.client.is_closed

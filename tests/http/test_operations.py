@@ -212,3 +212,30 @@ def test_request_id_filter_for_text_logs(serve_with) -> None:
         access.removeHandler(handler)
         access.setLevel(logging.NOTSET)
     assert seen == [("text-1", "text-1")]
+
+
+def test_metrics_mounted_in_the_apps_themselves(fake_openai) -> None:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from navai_adapters.starlette import create_app
+    from navai_adapters.wsgi import create_app as create_wsgi_app
+    from tests.servers import serve_asgi, serve_wsgi
+
+    from .conftest import default_options
+
+    asgi_metrics = NavaiMetrics(CollectorRegistry())
+    app = create_app(default_options(fake_openai), env={}, observer=asgi_metrics)
+    app.mount("/metrics", asgi_metrics.asgi_app())
+    with serve_asgi(app) as url:
+        httpx.get(f"{url}/navai/functions")
+        scraped = httpx.get(f"{url}/metrics/").text
+    assert 'navai_requests_total{method="GET",route="functions_list",status="200"} 1.0' in scraped
+
+    wsgi_metrics = NavaiMetrics(CollectorRegistry())
+    navai_wsgi = create_wsgi_app(default_options(fake_openai), env={}, observer=wsgi_metrics)
+    dispatcher = DispatcherMiddleware(navai_wsgi, {"/metrics": wsgi_metrics.wsgi_app()})
+    dispatcher.close = navai_wsgi.close  # type: ignore[attr-defined]
+    with serve_wsgi(dispatcher) as url:
+        httpx.get(f"{url}/navai/functions")
+        scraped = httpx.get(f"{url}/metrics").text
+    assert 'navai_requests_total{method="GET",route="functions_list",status="200"} 1.0' in scraped
