@@ -11,6 +11,7 @@ Run::
 
     .venv/bin/python bench/inprocess.py                 # about a minute
     .venv/bin/python bench/inprocess.py --rounds 9 --seconds 2
+    .venv/bin/python bench/inprocess.py --gc default   # Python's own GC settings
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ async def _drive(
 async def _measure(args: argparse.Namespace, navai: App, bare: App) -> dict[str, Any]:
     from navai_adapters import tune_gc
 
-    tune_gc()  # what `navai serve` does; both apps live in this process, so both get it
+    if args.gc == "tuned":
+        tune_gc()  # what `navai serve` does; both apps live in this process, so both get it
     results: dict[str, dict[str, list[float]]] = {
         route[0]: {"navai": [], "bare": []} for route in ROUTES
     }
@@ -117,7 +119,8 @@ async def _measure(args: argparse.Namespace, navai: App, bare: App) -> dict[str,
 def _print(results: dict[str, Any], args: argparse.Namespace) -> None:
     print(
         f"In-process, {args.callers} concurrent callers, {args.rounds} interleaved rounds of "
-        f"{args.seconds:g} s; CPU us per request (medians); ratio = bare / navai."
+        f"{args.seconds:g} s; CPU us per request (medians); ratio = bare / navai; "
+        f"Python {sys.version_info[0]}.{sys.version_info[1]}, GC {args.gc}."
     )
     header = f"| {'route':<26} | {'navai us':>8} | {'bare us':>7} | {'ratio':>5} |"
     print(header)
@@ -134,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (5)")
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per run (2)")
     parser.add_argument("--callers", type=int, default=32, help="concurrent callers (32)")
+    parser.add_argument(
+        "--gc",
+        choices=("tuned", "default"),
+        default="tuned",
+        help="tuned: navai_adapters.tune_gc() as navai serve applies it (default); "
+        "default: the interpreter's own settings",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="navai-inprocess-") as tmp:
         folder = Path(tmp)

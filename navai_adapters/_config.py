@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from navai_adapters._auth import MIN_TOKEN_LENGTH, load_authorize_hook
-from navai_core._env import env_bool, env_int, env_list, env_str, from_env
+from navai_adapters._ratelimit import STORAGE_SCHEMES, redacted_url
+from navai_core._env import env_bool, env_float, env_int, env_list, env_str, from_env
+from navai_core._ratelimit import RATE_LIMIT_ENV, Network, Rate, parse_networks, parse_rates
 from navai_core.exceptions import InvalidOptionError
 
 if TYPE_CHECKING:
@@ -21,8 +23,10 @@ __all__ = ["AuthorizeHook", "NavaiServerConfig"]
 
 #: ``authorize(request)``: return ``True``/``None`` to allow, ``False`` to refuse (403), or
 #: raise :class:`~navai_core.exceptions.AuthorizationError` (401 unless told otherwise).
+#: Returning a string allows too, and names the caller: rate limits count per identity
+#: then, instead of per client address.
 #: On the Starlette side it may be ``async``; under WSGI it must be a plain function.
-AuthorizeHook = Callable[["NavaiRequest"], bool | Awaitable[bool | None] | None]
+AuthorizeHook = Callable[["NavaiRequest"], bool | str | Awaitable[bool | str | None] | None]
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -61,6 +65,54 @@ def _hook(value: Any) -> Any:
     return load_authorize_hook(value, variable="authorize") if isinstance(value, str) else value
 
 
+def _rate_limits(value: Any) -> dict[str, tuple[Rate, ...]]:
+    if not isinstance(value, Mapping):
+        msg = (
+            "rate_limits must map route names to rates, such as "
+            f"{{'client_secret': '10/minute;100/day'}}. Received: {value!r}"
+        )
+        raise InvalidOptionError(msg, option="rate_limits", value=value)
+    limits: dict[str, tuple[Rate, ...]] = {}
+    for route, rates in value.items():
+        if route not in RATE_LIMIT_ENV:
+            known = ", ".join(RATE_LIMIT_ENV)
+            msg = f"rate_limits has no route {route!r}: use one of {known}."
+            raise InvalidOptionError(msg, option="rate_limits", value=value)
+        try:
+            parsed = parse_rates(rates)
+        except (TypeError, ValueError) as error:
+            msg = f"rate_limits[{route!r}]: {error}"
+            raise InvalidOptionError(msg, option="rate_limits", value=rates) from None
+        if parsed:
+            limits[route] = parsed
+    return limits
+
+
+def _networks(value: Any) -> tuple[Network, ...]:
+    try:
+        return parse_networks(value)
+    except ValueError as error:
+        msg = f"trusted_proxies: {error}"
+        raise InvalidOptionError(msg, option="trusted_proxies", value=value) from None
+
+
+def _storage(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    scheme = value.split("://", 1)[0] if isinstance(value, str) and "://" in value else None
+    if scheme not in STORAGE_SCHEMES:
+        shown = redacted_url(value) if isinstance(value, str) else value
+        msg = (
+            f"{attribute.name} must be memory:// or a redis://, rediss:// or redis+unix:// "
+            f"URL. Received: {shown!r}"
+        )
+        raise InvalidOptionError(msg, option=attribute.name, value=shown)
+
+
+def _positive_float(_instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        msg = f"{attribute.name} must be a number greater than 0. Received: {value!r}"
+        raise InvalidOptionError(msg, option=attribute.name, value=value)
+
+
 def _origins(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split(",")
@@ -96,6 +148,16 @@ class NavaiServerConfig:
             ``navai.access`` line per request.
         observer: Told of every request, tool call and mint, for metrics; see
             :class:`navai_adapters.metrics.NavaiMetrics`.
+        rate_limits: Rates per route name (``client_secret``, ``functions_execute``,
+            ``speech_synthesize``), such as ``{"client_secret": "10/minute;100/day"}``;
+            none by default. Needs the ``ratelimit`` extra.
+        rate_limit_storage: Where requests are counted: ``memory://`` (this process) or a
+            Redis URL shared by every worker and machine.
+        rate_limit_fail_open: When the storage fails, let requests through (``True``)
+            or refuse them with 503 (``False``).
+        rate_limit_storage_timeout: Seconds a Redis connect or command may take.
+        trusted_proxies: Addresses or networks of the proxies whose ``X-Forwarded-For``
+            names the client; none by default (the header is never believed).
     """
 
     client_secret_path: str = attrs.field(default="/navai/realtime/client-secret", validator=_path)
@@ -115,6 +177,18 @@ class NavaiServerConfig:
     health_path: str = attrs.field(default="/navai/health", validator=_path)
     request_log: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     observer: NavaiObserver | None = attrs.field(default=None, repr=False)
+    # Compared, not hashed (a dict): the config stays hashable, as it was.
+    rate_limits: dict[str, tuple[Rate, ...]] = attrs.field(
+        factory=dict, converter=_rate_limits, hash=False
+    )
+    rate_limit_storage: str = attrs.field(
+        default="memory://", validator=_storage, repr=lambda url: repr(redacted_url(url))
+    )
+    rate_limit_fail_open: bool = attrs.field(
+        default=True, validator=attrs.validators.instance_of(bool)
+    )
+    rate_limit_storage_timeout: float = attrs.field(default=0.5, validator=_positive_float)
+    trusted_proxies: tuple[Network, ...] = attrs.field(default=(), converter=_networks)
 
     def __attrs_post_init__(self) -> None:
         paths = [self.health_path, self.client_secret_path]
@@ -133,7 +207,10 @@ class NavaiServerConfig:
         ``NAVAI_MAX_BODY_BYTES``, ``NAVAI_FUNCTIONS_BASE_DIR``,
         ``NAVAI_FUNCTIONS_FOLDERS``, ``NAVAI_CORS_ORIGINS``, ``NAVAI_AUTH_TOKEN``,
         ``NAVAI_AUTHORIZE`` (``module:function``), ``NAVAI_EXPOSE_LOAD_WARNINGS``,
-        ``NAVAI_HEALTH_PATH``, ``NAVAI_REQUEST_LOG``.
+        ``NAVAI_HEALTH_PATH``, ``NAVAI_REQUEST_LOG``, ``NAVAI_RATE_LIMIT_MINT``,
+        ``NAVAI_RATE_LIMIT_EXECUTE``, ``NAVAI_RATE_LIMIT_SPEECH``,
+        ``NAVAI_RATE_LIMIT_STORAGE``, ``NAVAI_RATE_LIMIT_FAIL_OPEN``,
+        ``NAVAI_RATE_LIMIT_STORAGE_TIMEOUT``, ``NAVAI_TRUSTED_PROXIES``.
 
         Raises:
             InvalidOptionError: A variable has a value that cannot be used; the message
@@ -159,6 +236,7 @@ class NavaiServerConfig:
         # A hook given in code wins: do not import the one the environment names.
         if "authorize" not in overrides and (spec := env_str(source, "NAVAI_AUTHORIZE")):
             found["authorize"] = load_authorize_hook(spec)
+        found.update(_rate_limit_env(source))
         try:
             config = cls(**found)
         except InvalidOptionError as error:
@@ -177,4 +255,45 @@ _ENV_TEXT = {
     "functions_folders": "NAVAI_FUNCTIONS_FOLDERS",
     "health_path": "NAVAI_HEALTH_PATH",
 }
-_ENV_VARIABLES = {**_ENV_TEXT, "max_body_bytes": "NAVAI_MAX_BODY_BYTES"}
+_ENV_VARIABLES = {
+    **_ENV_TEXT,
+    "max_body_bytes": "NAVAI_MAX_BODY_BYTES",
+    "rate_limit_storage_timeout": "NAVAI_RATE_LIMIT_STORAGE_TIMEOUT",
+    "trusted_proxies": "NAVAI_TRUSTED_PROXIES",
+}
+
+
+def _rate_limit_env(source: Mapping[str, str]) -> dict[str, Any]:
+    """The rate-limit settings among ``source``'s variables; bad rates name their variable."""
+    found: dict[str, Any] = {}
+    rates: dict[str, tuple[Rate, ...]] = {}
+    for route, variable in RATE_LIMIT_ENV.items():
+        if (text := env_str(source, variable)) is None:
+            continue
+        try:
+            rates[route] = parse_rates(text)
+        except ValueError as error:
+            msg = f"{variable}={text!r} is invalid: {error}"
+            raise InvalidOptionError(
+                msg, option="rate_limits", variable=variable, value=text
+            ) from None
+    if rates:
+        found["rate_limits"] = rates
+    if (storage := env_str(source, "NAVAI_RATE_LIMIT_STORAGE")) is not None:
+        try:
+            _storage(None, attrs.fields(NavaiServerConfig).rate_limit_storage, storage)
+        except InvalidOptionError as error:
+            # Not from_env(): that quotes the raw value, and a Redis URL holds a password.
+            msg = f"NAVAI_RATE_LIMIT_STORAGE is invalid: {error.message}"
+            variable = "NAVAI_RATE_LIMIT_STORAGE"
+            raise InvalidOptionError(
+                msg, option=error.option, variable=variable, value=error.value
+            ) from None
+        found["rate_limit_storage"] = storage
+    if (fail_open := env_bool(source, "NAVAI_RATE_LIMIT_FAIL_OPEN")) is not None:
+        found["rate_limit_fail_open"] = fail_open
+    if (timeout := env_float(source, "NAVAI_RATE_LIMIT_STORAGE_TIMEOUT")) is not None:
+        found["rate_limit_storage_timeout"] = timeout
+    if (proxies := env_str(source, "NAVAI_TRUSTED_PROXIES")) is not None:
+        found["trusted_proxies"] = proxies
+    return found

@@ -9,11 +9,13 @@ __all__ = ["YOUNG_THRESHOLD", "tune_gc"]
 YOUNG_THRESHOLD = 10_000
 """Container allocations (net of frees) that start a young-generation collection.
 
-CPython's default is 700. A request waiting on a worker thread keeps a few dozen
-containers alive (the ASGI coroutine chain, the scope, the request); with 32 such requests
-waiting at once, the default starts a collection every batch or so, and each collection
+A request waiting on a worker thread keeps a few dozen containers alive (the ASGI
+coroutine chain, the scope, the request). With a few dozen such requests waiting at once,
+the interpreter's default threshold (it differs between versions: see
+``gc.get_threshold()``) starts a collection every batch or so, and each collection
 promotes the waiting requests towards the full collections that walk the whole heap.
 10,000 covers a few hundred waiting requests and still bounds cyclic garbage to a few MB.
+A threshold the interpreter already sets higher is kept.
 """
 
 
@@ -26,8 +28,9 @@ def tune_gc(young_threshold: int = YOUNG_THRESHOLD) -> None:
     2. freezes what is left (``gc.freeze``): the modules, the app, the discovered tools.
        The collector then never walks those objects again. Without this, every full
        collection walks them all (tens of milliseconds on a 2-CPU machine);
-    3. raises the young-generation threshold from 700 to ``young_threshold``
-       (see :data:`YOUNG_THRESHOLD`).
+    3. raises the young-generation threshold to ``young_threshold`` (see
+       :data:`YOUNG_THRESHOLD`), unless the running interpreter's is already higher; the
+       other two thresholds stay as the interpreter has them.
 
     ``navai serve`` calls it for you (``--no-tune-gc`` turns it off). Under another
     server, call it where that server has built the app: gunicorn's ``post_worker_init``
@@ -52,5 +55,5 @@ def tune_gc(young_threshold: int = YOUNG_THRESHOLD) -> None:
         raise ValueError(msg)
     gc.collect()
     gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(young_threshold, middle, old)
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(young, young_threshold), middle, old)

@@ -26,6 +26,7 @@ import msgspec
 from navai_adapters._auth import bearer_token_matches
 from navai_adapters._config import NavaiServerConfig
 from navai_adapters._observe import request_id_for, reset_request_id, set_request_id
+from navai_adapters._ratelimit import Decision, RouteLimiter
 from navai_core import (
     CreateClientSecretRequest,
     FunctionContext,
@@ -36,6 +37,7 @@ from navai_core import (
     create_realtime_client_secret,
     load_navai_functions,
 )
+from navai_core._ratelimit import caller_key, client_address
 from navai_core.exceptions import (
     AuthorizationError,
     FunctionExecutionError,
@@ -105,6 +107,9 @@ class NavaiRequest:
         root_path: The prefix the app is mounted under (ASGI ``root_path``, WSGI
             ``SCRIPT_NAME``), ``""`` at the root. ``path`` is the full path, prefix
             included; the handler matches routes on what follows the prefix.
+        client_address: The address of the connection's other end (a proxy's, behind
+            one); rate limits read the client's from ``X-Forwarded-For`` only when this
+            is a trusted proxy.
     """
 
     method: str
@@ -116,6 +121,7 @@ class NavaiRequest:
     body: bytes = attrs.field(default=b"", repr=lambda body: f"<{len(body)} bytes>")
     native: Any = attrs.field(default=None, repr=False)
     route: RouteName | None = None
+    client_address: str | None = None
     root_path: str = ""
 
 
@@ -199,6 +205,15 @@ class NavaiHttpHandler:
             self._routes[config.functions_list_path] = "functions_list"
             self._routes[config.functions_execute_path] = "functions_execute"
         self._listing: tuple[object, NavaiResponse] | None = None
+        #: Counts requests of the limited routes; ``None`` when no route has rates.
+        self.rate_limiter: RouteLimiter | None = None
+        if config.rate_limits:
+            self.rate_limiter = RouteLimiter(
+                config.rate_limits,
+                config.rate_limit_storage,
+                fail_open=config.rate_limit_fail_open,
+                storage_timeout=config.rate_limit_storage_timeout,
+            )
 
     # --- routing and bodies: pure -------------------------------------------------------
 
@@ -285,7 +300,7 @@ class NavaiHttpHandler:
 
     def _json_object(self, request: NavaiRequest) -> dict[str, Any]:
         body = request.body
-        if not body or body.isspace():
+        if not body:  # no body at all is an empty object, as Express's body-parser reads it
             return {}
         # A body must say it is JSON: that forces a CORS preflight on cross-site posts
         # (a form, a beacon or an untyped blob cannot send application/json).
@@ -451,6 +466,7 @@ class NavaiHttpHandler:
             request.body,
             request.native,
             route,
+            request.client_address,
             request.root_path,
         )
 
@@ -466,6 +482,29 @@ class NavaiHttpHandler:
         if verdict is False:
             return NavaiResponse.error(403, "This request is not authorized.")
         return None
+
+    # --- rate limits: pure around the limiter's count ----------------------------------------
+
+    def _limited(self, route: RouteName) -> RouteLimiter | None:
+        limiter = self.rate_limiter
+        return limiter if limiter is not None and limiter.applies(route) else None
+
+    def _caller(self, request: NavaiRequest, verdict: object) -> str:
+        """Who a limited request counts against: the hook's identity, else the client."""
+        forwarded = request.headers.get("x-forwarded-for")
+        address = client_address(request.client_address, forwarded, self.config.trusted_proxies)
+        return caller_key(verdict, address)
+
+    @staticmethod
+    def _stamped(response: NavaiResponse, decision: Decision) -> NavaiResponse:
+        if decision.status is not None:
+            assert decision.body is not None
+            return NavaiResponse.json(
+                decision.status, decision.body, (*_JSON_HEADERS, *decision.headers)
+            )
+        if not decision.headers:
+            return response
+        return NavaiResponse(response.status, response.body, (*response.headers, *decision.headers))
 
     # --- drivers -----------------------------------------------------------------------------
 
@@ -529,7 +568,7 @@ class NavaiHttpHandler:
             return route
         if (gated := self._gate(route, request)) is not None:
             return gated
-        plan: _Plan | None = None
+        verdict: object = None
         try:
             if self.config.authorize is not None:
                 request = self._with_route(request, route)
@@ -538,6 +577,23 @@ class NavaiHttpHandler:
                     _reject_async_hook(verdict)
                 if refused := self._refused(verdict):
                     return refused
+        except NavaiError as error:
+            return self._answer_error(None, error)
+        except Exception:
+            return _internal_error(request)
+        limiter = self._limited(route)
+        if limiter is None:
+            return self._respond(request, route, client)
+        decision = limiter.hit(route, self._caller(request, verdict))
+        if decision.status is not None:  # over the limit: the route does not run
+            return self._stamped(NavaiResponse(decision.status, b""), decision)
+        return self._stamped(self._respond(request, route, client), decision)
+
+    def _respond(
+        self, request: NavaiRequest, route: RouteName, client: httpx.Client
+    ) -> NavaiResponse:
+        plan: _Plan | None = None
+        try:
             plan = self._plan(request, route)
             if isinstance(plan, _Mint):
                 secret = create_realtime_client_secret(self.options, plan.request, client=client)
@@ -559,7 +615,7 @@ class NavaiHttpHandler:
             return route
         if (gated := self._gate(route, request)) is not None:
             return gated
-        plan: _Plan | None = None
+        verdict: object = None
         try:
             if self.config.authorize is not None:
                 request = self._with_route(request, route)
@@ -568,6 +624,23 @@ class NavaiHttpHandler:
                     verdict = await verdict
                 if refused := self._refused(verdict):
                     return refused
+        except NavaiError as error:
+            return self._answer_error(None, error)
+        except Exception:
+            return _internal_error(request)
+        limiter = self._limited(route)
+        if limiter is None:
+            return await self._arespond(request, route, client)
+        decision = await limiter.ahit(route, self._caller(request, verdict))
+        if decision.status is not None:  # over the limit: the route does not run
+            return self._stamped(NavaiResponse(decision.status, b""), decision)
+        return self._stamped(await self._arespond(request, route, client), decision)
+
+    async def _arespond(
+        self, request: NavaiRequest, route: RouteName, client: httpx.AsyncClient
+    ) -> NavaiResponse:
+        plan: _Plan | None = None
+        try:
             plan = self._plan(request, route)
             if isinstance(plan, _Mint):
                 secret = await acreate_realtime_client_secret(

@@ -5,6 +5,9 @@
 ``navai call NAME``  run one function locally and print its JSON result
 ``navai mint``       mint a client secret and print its JSON
 
+With ``--url``, ``functions``, ``call`` and ``mint`` ask a running backend instead
+(through :class:`navai_core.NavaiBackendClient`): this package's, or the original's.
+
 Configuration comes from the environment, as the original's does (``OPENAI_API_KEY``,
 ``OPENAI_BASE_URL``, ``NAVAI_FUNCTIONS_FOLDERS``, ...); flags override it. Exit codes:
 0 success, 1 the operation failed, 2 bad flags or configuration.
@@ -31,15 +34,23 @@ from typing import Any, NoReturn
 from navai_adapters._gc import tune_gc
 from navai_adapters._http import NavaiHttpHandler
 from navai_core import (
+    BackendClientSecret,
     CreateClientSecretRequest,
-    FunctionDefinition,
+    NavaiBackendClient,
     NavaiFunctionRegistry,
     NavaiVoiceBackendOptions,
+    RealtimeClientSecret,
     create_realtime_client_secret,
     load_navai_functions,
 )
 from navai_core._env import env_bool
-from navai_core.exceptions import InvalidOptionError, NavaiError, UnknownFunctionError
+from navai_core.exceptions import (
+    BackendError,
+    InvalidOptionError,
+    NavaiError,
+    UnknownBackendFunctionError,
+    UnknownFunctionError,
+)
 
 __all__ = ["main"]
 
@@ -96,6 +107,13 @@ def _build_parser() -> argparse.ArgumentParser:
             "--folders",
             help="comma-separated folders, wildcards or files (env NAVAI_FUNCTIONS_FOLDERS; "
             "default: src/ai/functions-modules)",
+        )
+
+    def url_flag(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--url",
+            help="ask the running backend at this URL (such as http://localhost:8000) "
+            "instead of working locally",
         )
 
     serve = commands.add_parser("serve", help="run the HTTP backend")
@@ -170,17 +188,20 @@ def _build_parser() -> argparse.ArgumentParser:
     functions = commands.add_parser("functions", help="list the discovered backend functions")
     functions.add_argument("--json", action="store_true", help="print JSON instead of a table")
     functions_flags(functions)
+    url_flag(functions)
 
     call = commands.add_parser("call", help="run one backend function and print its result")
     call.add_argument("name", help="the function's name, as `navai functions` lists it")
     call.add_argument("--payload", default=None, help='JSON payload, e.g. \'{"city": "Paris"}\'')
     functions_flags(call)
+    url_flag(call)
 
     mint = commands.add_parser("mint", help="mint a client secret and print it as JSON")
     for flag in ("model", "voice", "instructions", "language"):
         mint.add_argument(f"--{flag}", help=f"the session's {flag} (default from env)")
     mint.add_argument("--voice-accent", help="accent line for the instructions")
     mint.add_argument("--voice-tone", help="tone line for the instructions")
+    url_flag(mint)
     return parser
 
 
@@ -220,11 +241,10 @@ def _load(args: argparse.Namespace) -> NavaiFunctionRegistry:
 _CLASS_ARGS = frozenset({"constructorArgs", "methodArgs"})
 
 
-def _describe_tool(item: FunctionDefinition) -> str:
+def _describe_tool(schema: dict[str, Any], source: str) -> str:
     """The parameters column: a class tool shows its method's, then its constructor's."""
-    schema = item.parameters
     properties: dict[str, Any] = schema.get("properties") or {}
-    is_method = "." in item.source.rpartition("#")[2]
+    is_method = "." in source.rpartition("#")[2]
     if not is_method or not properties or not set(properties) <= _CLASS_ARGS:
         return _describe_parameters(schema)
     method = _describe_parameters(properties.get("methodArgs") or {})
@@ -260,26 +280,57 @@ def _type_label(spec: dict[str, Any]) -> str:
 
 
 def _functions(args: argparse.Namespace) -> int:
-    with _load(args) as registry:
-        warnings = list(registry.warnings)
-        if args.json:
-            data = {"items": [item.to_dict() for item in registry.items], "warnings": warnings}
-            print(json.dumps(data, indent=2))
-        else:
-            rows: list[tuple[str, ...]] = [
-                (item.name, _describe_tool(item), item.description, item.source)
-                for item in registry.items
-            ]
-            _print_table(("NAME", "PARAMETERS", "DESCRIPTION", "SOURCE"), rows)
-            if not rows:
-                print("No backend functions found. Check NAVAI_FUNCTIONS_FOLDERS and --base-dir.")
-        # The warnings were logged (to stderr) as the registry loaded: not printed again.
+    if args.url:
+        if (problem := _local_flags_with_url(args)) is not None:
+            return problem
+        with NavaiBackendClient(args.url) as client:
+            try:
+                listed = client.list_functions(strict=True)
+            except BackendError as error:
+                _say(f"navai: {error.message}")
+                return EXIT_FAILED
+        items = [item.to_dict() for item in listed.functions]
+        warnings = list(listed.warnings)
+    else:
+        with _load(args) as registry:
+            items = [item.to_dict() for item in registry.items]
+            warnings = list(registry.warnings)
+    if args.json:
+        print(json.dumps({"items": items, "warnings": warnings}, indent=2))
+    else:
+        rows: list[tuple[str, ...]] = [
+            (
+                item["name"],
+                _describe_tool(item.get("parameters") or {}, item["source"] or ""),
+                item["description"] or "",
+                item["source"] or "",
+            )
+            for item in items
+        ]
+        _print_table(("NAME", "PARAMETERS", "DESCRIPTION", "SOURCE"), rows)
+        if not rows:
+            where = (
+                "the backend's configuration"
+                if args.url
+                else "NAVAI_FUNCTIONS_FOLDERS and --base-dir"
+            )
+            print(f"No backend functions found. Check {where}.")
+    if args.url:  # a local registry logged its warnings (to stderr) as it loaded
+        for warning in warnings:
+            _say(f"warning: {warning}")
     return EXIT_FAILED if _load_problems(warnings) else EXIT_OK
 
 
 def _load_problems(warnings: Sequence[str]) -> list[str]:
     """The warnings that mean the configuration is wrong: a failed import, a folder in vain."""
     return [warning for warning in warnings if warning.startswith((_FAILED_TO_LOAD, *_UNMATCHED))]
+
+
+def _local_flags_with_url(args: argparse.Namespace) -> int | None:
+    if args.base_dir or args.folders:
+        _say("navai: --base-dir and --folders choose local functions; with --url, leave them out.")
+        return EXIT_USAGE
+    return None
 
 
 def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -304,15 +355,20 @@ def _call(args: argparse.Namespace) -> int:
         if payload is not None and not isinstance(payload, dict):
             _say('navai: --payload must be a JSON object, such as \'{"city": "Paris"}\'.')
             return EXIT_USAGE
-    with _load(args) as registry:
-        try:
-            result = registry.execute(args.name, payload)
-        except NavaiError as error:
-            _say(f"navai: {_explained(error)}")
-            available = getattr(error, "available", None)
-            if available is not None:
-                _say(f"Available functions: {', '.join(available) or '(none)'}")
-            return EXIT_FAILED
+    if args.url:
+        if (problem := _local_flags_with_url(args)) is not None:
+            return problem
+        with NavaiBackendClient(args.url) as client:
+            try:
+                result = client.execute_function(args.name, payload)
+            except BackendError as error:
+                return _call_failed(error)
+    else:
+        with _load(args) as registry:
+            try:
+                result = registry.execute(args.name, payload)
+            except NavaiError as error:
+                return _call_failed(error)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return EXIT_OK
 
@@ -320,6 +376,8 @@ def _call(args: argparse.Namespace) -> int:
 def _explained(error: NavaiError) -> str:
     """The error's message, with what a person at a terminal needs to fix it."""
     text = error.message
+    if isinstance(error, UnknownBackendFunctionError) and error.error:
+        text = error.error
     if isinstance(error, UnknownFunctionError):
         text += f" {error.details}"
     if error.hint is not None:
@@ -327,8 +385,16 @@ def _explained(error: NavaiError) -> str:
     return text
 
 
+def _call_failed(error: NavaiError) -> int:
+    # The same lines for a local and a remote unknown name: the error, then the names.
+    _say(f"navai: {_explained(error)}")
+    available = getattr(error, "available", None)
+    if available is not None:
+        _say(f"Available functions: {', '.join(available) or '(none)'}")
+    return EXIT_FAILED
+
+
 def _mint(args: argparse.Namespace) -> int:
-    options = NavaiVoiceBackendOptions.from_env()
     request = CreateClientSecretRequest(
         model=args.model,
         voice=args.voice,
@@ -337,11 +403,22 @@ def _mint(args: argparse.Namespace) -> int:
         voice_accent=args.voice_accent,
         voice_tone=args.voice_tone,
     )
-    try:
-        secret = create_realtime_client_secret(options, request)
-    except NavaiError as error:
-        _say(f"navai: {_explained(error)}")
-        return EXIT_FAILED
+    secret: RealtimeClientSecret | BackendClientSecret
+    if args.url:
+        # The backend's key and defaults apply: nothing of OPENAI_* is needed here.
+        with NavaiBackendClient(args.url) as client:
+            try:
+                secret = client.create_client_secret(request)
+            except BackendError as error:
+                _say(f"navai: {error.message}")
+                return EXIT_FAILED
+    else:
+        options = NavaiVoiceBackendOptions.from_env()
+        try:
+            secret = create_realtime_client_secret(options, request)
+        except NavaiError as error:
+            _say(f"navai: {_explained(error)}")
+            return EXIT_FAILED
     print(json.dumps(secret.to_dict(), indent=2))
     return EXIT_OK
 
@@ -444,9 +521,10 @@ def _serve(args: argparse.Namespace) -> int:
     if metrics is not None and not _serve_metrics(metrics, args.metrics_host, args.metrics_port):
         return EXIT_FAILED
     _print_banner(args, handler)
+    proxy = _proxy_options(handler.config.trusted_proxies)
     uvicorn_access = access_log and fmt != "json"
     if several:
-        _run_processes(args, handler, log_config, access_log=uvicorn_access)
+        _run_processes(args, handler, log_config, access_log=uvicorn_access, proxy=proxy)
         return EXIT_OK
     config = uvicorn.Config(
         app,
@@ -455,6 +533,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=log_config,
         access_log=uvicorn_access,
         root_path=args.root_path,
+        **proxy,
     )
     config.load()  # imports uvicorn's protocol modules first, so that they are frozen too
     if args.tune_gc:
@@ -483,6 +562,7 @@ def _run_processes(
     log_config: dict[str, Any],
     *,
     access_log: bool,
+    proxy: dict[str, Any],
 ) -> None:
     """``--workers N`` or ``--reload``: uvicorn starts processes that build their own app."""
     import uvicorn  # noqa: PLC0415
@@ -508,6 +588,7 @@ def _run_processes(
         log_config=log_config,
         access_log=access_log,
         root_path=args.root_path,
+        **proxy,
     )
 
 
@@ -583,6 +664,17 @@ def _ready_to_serve(args: argparse.Namespace, handler: NavaiHttpHandler, *, stri
             args.host,
         )
     return True
+
+
+def _proxy_options(trusted: Sequence[object]) -> dict[str, Any]:
+    """Proxy settings for uvicorn: believe ``X-Forwarded-For`` from trusted proxies only.
+
+    uvicorn believes it from 127.0.0.1 by default; ``navai serve`` never does unless
+    ``NAVAI_TRUSTED_PROXIES`` says so, so that logs and rate limits see the same client.
+    """
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(map(str, trusted))}
 
 
 def _child_app() -> Any:

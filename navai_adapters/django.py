@@ -96,6 +96,7 @@ class NavaiDjango:
                     body=body,
                     native=request,
                     root_path=root_path,
+                    client_address=request.META.get("REMOTE_ADDR") or None,
                 )
                 answer = handler.handle(navai_request, client=self.client)
         response = HttpResponse(answer.body, status=answer.status)

@@ -89,6 +89,8 @@ class NavaiStarlette:
             self._client = None
         if self.handler.registry is not None:
             self.handler.registry.close()
+        if self.handler.rate_limiter is not None:
+            await self.handler.rate_limiter.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request: translate, let the handler decide, translate back."""
@@ -129,6 +131,7 @@ class NavaiStarlette:
             body=body,
             native=Request(scope),
             root_path=root_path,
+            client_address=client[0] if (client := scope.get("client")) else None,
         )
         response = await handler.ahandle(request, client=self.client)
         await _send(send, response)

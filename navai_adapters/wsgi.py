@@ -63,6 +63,8 @@ class NavaiWSGIApp:
             self.client.close()
         if self.handler.registry is not None:
             self.handler.registry.close()
+        if self.handler.rate_limiter is not None:
+            self.handler.rate_limiter.close()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
@@ -94,6 +96,7 @@ class NavaiWSGIApp:
                     body=body,
                     native=environ,
                     root_path=root_path,
+                    client_address=environ.get("REMOTE_ADDR") or None,
                 )
                 response = handler.handle(request, client=self.client)
         # No `Connection` header: PEP 3333 leaves hop-by-hop headers to the server.

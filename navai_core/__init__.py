@@ -2,12 +2,21 @@
 
 It mints short-lived client secrets (so browsers never hold the OpenAI key), turns
 Python functions in configured folders into tools, and runs them validated. No web
-framework is imported here; :mod:`navai_adapters` puts this core behind HTTP.
+framework is imported here; :mod:`navai_adapters` puts this core behind HTTP, and
+:class:`NavaiBackendClient` talks to such a backend from Python.
 """
 
 from __future__ import annotations
 
 from navai_core import exceptions
+from navai_core._client import (
+    AsyncNavaiBackendClient,
+    BackendClientSecret,
+    BackendFunction,
+    BackendFunctionsResult,
+    NavaiBackendClient,
+    SynthesizedSpeech,
+)
 from navai_core._functions import (
     FunctionContext,
     FunctionDefinition,
@@ -32,14 +41,20 @@ from navai_core._secrets import (
 )
 
 __all__ = [
+    "AsyncNavaiBackendClient",
+    "BackendClientSecret",
+    "BackendFunction",
+    "BackendFunctionsResult",
     "ClientSecretUpstreamRequest",
     "CreateClientSecretRequest",
     "FunctionContext",
     "FunctionDefinition",
+    "NavaiBackendClient",
     "NavaiFunctionRegistry",
     "NavaiVoiceBackendOptions",
     "RealtimeClientSecret",
     "RetryPolicy",
+    "SynthesizedSpeech",
     "__version__",
     "acreate_realtime_client_secret",
     "build_client_secret_request",

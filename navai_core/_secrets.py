@@ -569,7 +569,7 @@ if sys.version_info >= (3, 11):
         async with asyncio.timeout(step.timeout):
             return await _asend(client, step)
 
-else:  # pragma: no cover - Python 3.10
+else:  # Python 3.10
 
     async def _bounded(client: httpx.AsyncClient, step: _Send) -> _Answer:
         return await asyncio.wait_for(_asend(client, step), step.timeout)

@@ -15,13 +15,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from navai_core._redact import redact_keys
+from navai_core._redact import redact_keys as _redact_keys
 
 __all__ = [
     "AuthorizationError",
+    "BackendError",
+    "BackendFunctionError",
+    "BackendTimeoutError",
+    "BackendUnavailableError",
     "FunctionExecutionError",
     "FunctionTimeoutError",
     "InvalidArgumentsError",
+    "InvalidBackendResponseError",
     "InvalidOptionError",
     "InvalidRequestError",
     "MissingApiKeyError",
@@ -31,6 +36,7 @@ __all__ = [
     "ResultNotSerializableError",
     "ResultTooLargeError",
     "ToolError",
+    "UnknownBackendFunctionError",
     "UnknownFunctionError",
     "UpstreamError",
     "UpstreamTimeoutError",
@@ -190,7 +196,7 @@ class UnknownFunctionError(NavaiError, LookupError):
         if len(shown) > _MAX_SUGGESTED_LENGTH:
             shown = shown[:_MAX_SUGGESTED_LENGTH] + "..."
         # The caller's own input, but a key pasted by mistake is not sent back.
-        text = f"No function named {redact_keys(shown)!r}."
+        text = f"No function named {_redact_keys(shown)!r}."
         if (suggestion := self.suggestion) is not None:
             text += f" Did you mean {suggestion!r}?"
         elif not self.available:
@@ -288,3 +294,102 @@ class FunctionTimeoutError(NavaiError, TimeoutError):
         )
         self.function_name = function_name
         self.timeout_seconds = timeout_seconds
+
+
+# --- the backend client (talking to a running NAVAI backend) ----------------------------
+
+
+class BackendError(NavaiError):
+    """A NAVAI backend answered with an error, or could not be asked.
+
+    Raised by :class:`~navai_core.NavaiBackendClient` and its async twin. ``str(error)``
+    is what the original clients throw: the answer's ``details``, else its ``error``,
+    else its text, else ``HTTP {status}``.
+
+    Attributes:
+        status_code: The backend's HTTP status (``502`` when it could not be reached,
+            ``504`` when it did not answer in time).
+        error: The answer's ``error`` field, when it sent one.
+        details: The answer's ``details`` field, when it sent one.
+        text: The answer's body as text (cut to a few hundred characters), if any.
+    """
+
+    status_code = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error: str | None = None,
+        details: str | None = None,
+        text: str = "",
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.error = error
+        self.details = details
+        self.text = text
+
+
+class BackendFunctionError(BackendError):
+    """A backend function was called and failed: the answer says ``ok: false``.
+
+    The status tells the cases apart, as the server's table does: ``200`` the function
+    raised, ``400`` the arguments were refused, ``504`` it timed out.
+
+    Attributes:
+        function_name: The function the backend ran (or was asked for).
+    """
+
+    status_code = 200
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        function_name: str,
+        status_code: int | None = None,
+        error: str | None = None,
+        details: str | None = None,
+        text: str = "",
+    ) -> None:
+        super().__init__(message, status_code=status_code, error=error, details=details, text=text)
+        self.function_name = function_name
+
+
+class UnknownBackendFunctionError(BackendError, LookupError):
+    """The backend has no function of that name (``404``).
+
+    Attributes:
+        function_name: The name that was asked for.
+        available: The names the backend offers instead.
+    """
+
+    status_code = 404
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        function_name: str,
+        available: Sequence[str],
+        error: str | None = None,
+        text: str = "",
+    ) -> None:
+        super().__init__(message, status_code=404, error=error, text=text)
+        self.function_name = function_name
+        self.available = list(available)
+
+
+class InvalidBackendResponseError(BackendError, ValueError):
+    """The backend answered success with a body that is not what the route returns."""
+
+
+class BackendUnavailableError(BackendError, ConnectionError):
+    """The backend could not be reached, or dropped the connection without answering."""
+
+
+class BackendTimeoutError(BackendError, TimeoutError):
+    """The backend did not answer within the client's timeout."""
+
+    status_code = 504

@@ -17,9 +17,20 @@ import waitress.server
 @contextlib.contextmanager
 def serve_asgi(app: Any) -> Iterator[str]:
     """Run ``app`` under uvicorn in a thread; yield its base URL."""
-    # The asyncio loop: uvloop in a non-main thread warns on close under pytest.
+    # The asyncio loop: uvloop in a non-main thread warns on close under pytest. No
+    # WebSocket protocol: NAVAI serves none, and older uvicorn releases import websockets'
+    # deprecated legacy module for it (a warning, hence an error here).
+    # proxy_headers off: what X-Forwarded-For is worth is the app's call (trusted_proxies),
+    # not uvicorn's, which believes it from 127.0.0.1 by default.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", loop="asyncio"
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        loop="asyncio",
+        ws="none",
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -48,8 +59,15 @@ def serve_wsgi(app: Callable[..., Any], threads: int = 16) -> Iterator[str]:
     """
     # connection_limit: waitress stops accepting at 100 open connections by default,
     # and keep-alive clients hold theirs.
+    # clear_untrusted_proxy_headers off: waitress would drop X-Forwarded-For before the
+    # app could decide what it is worth (trusted_proxies).
     server = waitress.server.create_server(
-        app, host="127.0.0.1", port=0, threads=threads, connection_limit=1000
+        app,
+        host="127.0.0.1",
+        port=0,
+        threads=threads,
+        connection_limit=1000,
+        clear_untrusted_proxy_headers=False,
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

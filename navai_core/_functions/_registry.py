@@ -566,9 +566,7 @@ class _CancelledItself(Exception):  # noqa: N818 - internal marker, never seen o
     """An async function raised ``CancelledError`` though nobody cancelled it (3.10)."""
 
 
-async def _in_own_task(
-    coroutine: Coroutine[Any, Any, Any], entry: _Entry
-) -> Any:  # pragma: no cover - Python 3.10
+async def _in_own_task(coroutine: Coroutine[Any, Any, Any], entry: _Entry) -> Any:
     """Python 3.10's stand-in for ``asyncio.timeout`` plus ``Task.cancelling``.
 
     The function runs in a task of its own, waited for with ``asyncio.wait``, which
@@ -902,7 +900,7 @@ class NavaiFunctionRegistry:
             return self._finish(entry, await self._run_in_pool(entry, call, limit))
         if sys.version_info >= (3, 11):
             return self._finish(entry, await self._run_on_loop(entry, call, limit))
-        return self._finish(  # pragma: no cover - Python 3.10
+        return self._finish(  # Python 3.10
             entry, await self._run_async_310(entry, call, limit)
         )
 
@@ -938,9 +936,7 @@ class NavaiFunctionRegistry:
                 task.uncancel()
             return outcome
 
-    async def _run_async_310(
-        self, entry: _Entry, call: Callable[[], Any], limit: int
-    ) -> Any:  # pragma: no cover - Python 3.10
+    async def _run_async_310(self, entry: _Entry, call: Callable[[], Any], limit: int) -> Any:
         try:
             return await _in_own_task(_run_async(call, entry.name, limit), entry)
         except asyncio.TimeoutError:

@@ -93,9 +93,17 @@ def prefix() -> str:
 
 
 @pytest.fixture(scope="module")
-def served(adapter: str, fake_openai: FakeOpenAI, prefix: str) -> Iterator[Served]:
+def served_config() -> dict[str, Any]:
+    """Config of the module's server; a module overrides it to serve otherwise."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def served(
+    adapter: str, fake_openai: FakeOpenAI, prefix: str, served_config: dict[str, Any]
+) -> Iterator[Served]:
     with (
-        running(adapter, default_options(fake_openai), prefix) as url,
+        running(adapter, default_options(fake_openai), prefix, **served_config) as url,
         httpx.Client(base_url=url, timeout=10) as client,
     ):
         yield Served(adapter, url, client, fake_openai)

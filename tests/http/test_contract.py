@@ -513,3 +513,109 @@ def test_a_key_sent_as_a_function_name_is_not_echoed(server: Served) -> None:
     body = assert_json_error(execute(server, "sk-proj-pasted-by-mistake-1234"), 404)
     assert "pasted-by-mistake" not in json.dumps(body)
     assert body["details"] == "No function named 'sk-***'."
+
+
+# --- rate limits ---------------------------------------------------------------------------
+
+RATE_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy")
+
+
+def rate_headers(response) -> dict[str, str]:
+    return {name: response.headers[name] for name in RATE_HEADERS if name in response.headers}
+
+
+def test_over_the_limit_is_429_naming_it_and_openai_is_not_called(serve_with, fake_openai) -> None:
+    with serve_with(rate_limits={"client_secret": "2/minute;50/day"}) as client:
+        first, second, refused = (client.post(MINT, json={}) for _ in range(3))
+    assert [first.status_code, second.status_code] == [200, 200]
+    assert rate_headers(first) == {
+        "ratelimit-limit": "2",
+        "ratelimit-remaining": "1",
+        "ratelimit-reset": "60",
+        "ratelimit-policy": "2;w=60, 50;w=86400",
+    }
+    assert rate_headers(second)["ratelimit-remaining"] == "0"
+    body = assert_json_error(refused, 429)
+    assert body["limit"] == "2/minute"
+    assert 1 <= body["retry_after"] <= 60
+    assert body["error"] == (
+        f"Too many requests: the limit is 2/minute on this route. "
+        f"Retry in {body['retry_after']} seconds."
+    )
+    assert refused.headers["retry-after"] == str(body["retry_after"])
+    assert rate_headers(refused) == {
+        "ratelimit-limit": "2",
+        "ratelimit-remaining": "0",
+        "ratelimit-reset": str(body["retry_after"]),
+        "ratelimit-policy": "2;w=60, 50;w=86400",
+    }
+    assert len(fake_openai.requests) == 2  # the refused request never reached OpenAI
+
+
+def test_every_answer_of_a_limited_route_carries_the_headers(serve_with) -> None:
+    with serve_with(rate_limits={"functions_execute": "10/minute"}) as client:
+        answers = [
+            client.post(EXECUTE, json={"function_name": "add", "payload": {"a": 1, "b": 2}}),
+            client.post(EXECUTE, json={"function_name": "explode"}),
+            client.post(EXECUTE, json={}),
+            client.post(EXECUTE, json={"function_name": "nope"}),
+            client.post(EXECUTE, content=b"{", headers={"content-type": "application/json"}),
+        ]
+        unlimited = [client.post(MINT, json={}), client.get(LIST)]
+    assert [answer.status_code for answer in answers] == [200, 200, 400, 404, 400]
+    assert [rate_headers(answer)["ratelimit-remaining"] for answer in answers] == [
+        "9",
+        "8",
+        "7",
+        "6",
+        "5",
+    ]
+    assert all(rate_headers(answer)["ratelimit-limit"] == "10" for answer in answers)
+    assert all(rate_headers(answer) == {} for answer in unlimited)
+
+
+def test_an_identity_from_the_authorize_hook_is_counted_on_its_own(serve_with) -> None:
+    def authorize(request) -> str | bool:
+        return request.headers.get("x-user") or True
+
+    with serve_with(authorize=authorize, rate_limits={"client_secret": "1/minute"}) as client:
+        alice = [client.post(MINT, json={}, headers={"x-user": "alice"}) for _ in range(2)]
+        bob = client.post(MINT, json={}, headers={"x-user": "bob"})
+        anonymous = [client.post(MINT, json={}) for _ in range(2)]
+    assert [answer.status_code for answer in alice] == [200, 429]
+    assert bob.status_code == 200
+    # Without an identity the caller is its address: one counter for both requests.
+    assert [answer.status_code for answer in anonymous] == [200, 429]
+
+
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(serve_with) -> None:
+    def mint_as(client, address: str):
+        return client.post(MINT, json={}, headers={"x-forwarded-for": address}).status_code
+
+    limits = {"client_secret": "1/minute"}
+    with serve_with(rate_limits=limits) as client:
+        # Anyone can write the header: by default it changes nothing.
+        assert [mint_as(client, "198.51.100.1"), mint_as(client, "198.51.100.2")] == [200, 429]
+    with serve_with(rate_limits=limits, trusted_proxies="127.0.0.1") as client:
+        assert [mint_as(client, "198.51.100.1"), mint_as(client, "198.51.100.2")] == [200, 200]
+        assert mint_as(client, "198.51.100.1") == 429
+
+
+def test_a_failed_storage_fails_open_or_closed_as_configured(serve_with, fake_openai) -> None:
+    with socket.socket() as probe:  # a port nothing listens on: Redis is down
+        probe.bind(("127.0.0.1", 0))
+        down = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    limits = {"client_secret": "1/minute"}
+    with serve_with(rate_limits=limits, rate_limit_storage=down) as client:
+        assert [client.post(MINT, json={}).status_code for _ in range(3)] == [200, 200, 200]
+    with serve_with(
+        rate_limits=limits, rate_limit_storage=down, rate_limit_fail_open=False
+    ) as client:
+        refused = client.post(MINT, json={})
+        listed = client.get(LIST)
+    assert assert_json_error(refused, 503) == {
+        "error": "Rate limiting is unavailable, so this route refuses requests for now. "
+        "Retry shortly."
+    }
+    assert refused.headers["retry-after"] == "1"
+    assert listed.status_code == 200  # routes without limits do not depend on the storage

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import socket
 import ssl
 import subprocess
@@ -94,7 +95,7 @@ async def test_keep_alive_reuses_one_connection() -> None:
     head, body = upstream.requests[0]
     assert head.startswith(b"POST /v1/x HTTP/1.1\r\n")
     assert f"host: 127.0.0.1:{upstream.port}\r\n".encode() in head.lower()
-    assert body == b'{"x":1}'
+    assert json.loads(body) == {"x": 1}  # httpx's own spacing differs between releases
 
 
 @pytest.mark.asyncio
@@ -182,9 +183,8 @@ async def test_cancelled_mid_answer_the_connection_is_closed() -> None:
             await asyncio.sleep(0.02)
 
     async with Upstream([trickle, OK]) as upstream, client() as http:
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.2):
-                await http.get(upstream.url)
+        with pytest.raises(asyncio.TimeoutError):  # TimeoutError itself from 3.11 on
+            await asyncio.wait_for(http.get(upstream.url), 0.2)
         assert (await http.get(upstream.url)).status_code == 200
     assert upstream.connections == 2
 

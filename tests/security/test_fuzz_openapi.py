@@ -250,4 +250,6 @@ def test_fuzzed_requests_get_documented_json_answers(
     assert statuses
     assert max(statuses) < 500
     if mode is NEGATIVE:
-        assert statuses.count(400) > len(statuses) // 2  # it really sent broken bodies
+        # It really sent broken bodies: most were refused as the client's fault.
+        refused = [status for status in statuses if 400 <= status < 500]
+        assert len(refused) > len(statuses) // 2, statuses

@@ -9,18 +9,32 @@ from navai_adapters.starlette import add_navai_routes, create_app
 from navai_adapters.wsgi import NavaiWSGIApp
 from navai_adapters.wsgi import create_app as create_wsgi_app
 from navai_core import (
+    AsyncNavaiBackendClient,
+    BackendClientSecret,
+    BackendFunction,
+    BackendFunctionsResult,
     CreateClientSecretRequest,
     FunctionContext,
+    NavaiBackendClient,
     NavaiFunctionRegistry,
     NavaiVoiceBackendOptions,
     RealtimeClientSecret,
+    RetryPolicy,
+    SynthesizedSpeech,
     acreate_realtime_client_secret,
     build_session_instructions,
     create_realtime_client_secret,
     load_navai_functions,
     navai_function,
 )
-from navai_core.exceptions import AuthorizationError, NavaiError, UnknownFunctionError
+from navai_core.exceptions import (
+    AuthorizationError,
+    BackendError,
+    BackendFunctionError,
+    NavaiError,
+    UnknownBackendFunctionError,
+    UnknownFunctionError,
+)
 
 
 def mint_sync(options: NavaiVoiceBackendOptions) -> str:
@@ -85,3 +99,63 @@ def observed() -> object:
     observer: NavaiObserver = NavaiMetrics(CollectorRegistry())  # satisfies the protocol
     request_id: str | None = current_request_id()
     return create_app(observer=observer, request_log=True), request_id
+
+
+def backend_client_sync(transport: httpx.BaseTransport) -> object:
+    with NavaiBackendClient(
+        "http://localhost:8000",
+        functions_list_path="/api/functions",
+        headers={"Authorization": "Bearer t"},
+        timeout=httpx.Timeout(10.0, connect=2.0),
+        retry=RetryPolicy(max_attempts=1),
+        transport=transport,
+    ) as client:
+        secret: BackendClientSecret = client.create_client_secret(
+            CreateClientSecretRequest(model="gpt-realtime"), voice="marin"
+        )
+        listed: BackendFunctionsResult = client.list_functions(strict=True)
+        first: BackendFunction = listed.functions[0]
+        schema = first.parameters or {}
+        warnings: tuple[str, ...] = listed.warnings
+        speech: SynthesizedSpeech = client.synthesize_speech("Hola", voice_id="v1")
+        audio: bytes = speech.audio
+        try:
+            return client.execute_function(first.name, {"a": 1})
+        except BackendFunctionError as error:
+            return (error.status_code, error.error, error.details, error.function_name)
+        except UnknownBackendFunctionError as error:
+            return error.available
+        except BackendError as error:
+            return (secret.value, schema, warnings, audio, error.text)
+
+
+async def backend_client_async(client: httpx.AsyncClient) -> object:
+    async with AsyncNavaiBackendClient(client=client) as backend:
+        secret = await backend.create_client_secret(language="Spanish")
+        listed = await backend.list_functions()
+        speech = await backend.synthesize_speech("Hi")
+        result = await backend.execute_function("add", None)
+        return secret.expires_at, listed.functions, speech.mime_type, result
+
+
+def identify(request: NavaiRequest) -> str | bool:
+    # A string allows the request and names the caller for rate limits.
+    return request.headers.get("x-user") or request.client_address is not None
+
+
+async def aidentify(request: NavaiRequest) -> str | None:
+    user: str | None = request.headers.get("x-user")
+    return user
+
+
+def limited_config() -> tuple[NavaiServerConfig, ...]:
+    return (
+        NavaiServerConfig(
+            authorize=identify,
+            rate_limits={"client_secret": "10/minute;100/day", "functions_execute": ["60/minute"]},
+            rate_limit_storage="redis://127.0.0.1:6379/0",
+            rate_limit_fail_open=False,
+            trusted_proxies="10.0.0.0/8,127.0.0.1",
+        ),
+        NavaiServerConfig(authorize=aidentify),
+    )

@@ -1,0 +1,185 @@
+"""Rate limits in a real Redis: shared across processes and adapters, and Redis going away.
+
+Each test starts its own ``redis-server`` on 127.0.0.1 (no persistence) and stops it. The
+servers are real: two ``navai serve`` processes, or uvicorn and waitress in threads.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tests.fake_openai import FakeOpenAI
+from tests.http.conftest import default_options, running
+
+from .conftest import RedisServer, navai_serve
+
+pytestmark = pytest.mark.integration
+
+MINT = "/navai/realtime/client-secret"
+LIST = "/navai/functions"
+
+
+def timed_post(url: str, **kwargs: object) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = httpx.post(url, json={}, timeout=10, **kwargs)  # type: ignore[arg-type]
+    return response, time.monotonic() - started
+
+
+def test_two_navai_serve_processes_share_one_limit_and_outlive_redis(
+    redis_server: RedisServer,
+) -> None:
+    env = {"NAVAI_RATE_LIMIT_MINT": "3/minute", "NAVAI_RATE_LIMIT_STORAGE": redis_server.url}
+    with navai_serve(**env) as first, navai_serve(**env) as second:
+        # Different X-Forwarded-For on each: navai serve believes none of them by default.
+        answers = [
+            httpx.post(f"{url}{MINT}", json={}, headers={"x-forwarded-for": f"198.51.100.{n}"})
+            for n, url in enumerate([first, second, first, second, first])
+        ]
+        assert [answer.status_code for answer in answers] == [401, 401, 401, 429, 429]
+        assert [answer.headers["ratelimit-remaining"] for answer in answers] == list("21000")
+        assert answers[3].json()["limit"] == "3/minute"
+
+        redis_server.kill()
+        for url in (first, second):
+            response, elapsed = timed_post(f"{url}{MINT}")
+            assert response.status_code == 401  # let through: fail open is the default
+            assert "ratelimit-remaining" not in response.headers
+            assert elapsed < 3
+            assert httpx.get(f"{url}{LIST}").status_code == 200
+
+
+@pytest.mark.parametrize("first_adapter", ["starlette", "wsgi"])
+def test_the_sync_and_async_apis_count_in_the_same_keys(
+    redis_server: RedisServer, first_adapter: str
+) -> None:
+    other = "wsgi" if first_adapter == "starlette" else "starlette"
+    limits = {"client_secret": "2/minute"}
+    with (
+        FakeOpenAI() as fake,
+        running(
+            first_adapter,
+            default_options(fake),
+            rate_limits=limits,
+            rate_limit_storage=redis_server.url,
+        ) as one,
+        running(
+            other, default_options(fake), rate_limits=limits, rate_limit_storage=redis_server.url
+        ) as two,
+    ):
+        statuses = [httpx.post(f"{url}{MINT}", json={}).status_code for url in (one, two, one)]
+        assert statuses == [200, 200, 429]
+        assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize("adapter", ["starlette", "wsgi"])
+def test_a_redis_killed_mid_run_fails_open_then_limits_again_once_back(
+    redis_server: RedisServer, adapter: str
+) -> None:
+    limits = {"client_secret": "2/minute"}
+    with (
+        FakeOpenAI() as fake,
+        running(
+            adapter, default_options(fake), rate_limits=limits, rate_limit_storage=redis_server.url
+        ) as url,
+    ):
+        assert [timed_post(f"{url}{MINT}")[0].status_code for _ in range(3)] == [200, 200, 429]
+        redis_server.kill()
+        for _ in range(3):
+            response, elapsed = timed_post(f"{url}{MINT}")
+            assert response.status_code == 200
+            assert elapsed < 3
+        redis_server.start()  # the same port, empty: counting starts over
+        assert [timed_post(f"{url}{MINT}")[0].status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.mark.parametrize("adapter", ["starlette", "wsgi"])
+def test_a_redis_killed_mid_run_fails_closed_when_told(
+    redis_server: RedisServer, adapter: str
+) -> None:
+    with (
+        FakeOpenAI() as fake,
+        running(
+            adapter,
+            default_options(fake),
+            rate_limits={"client_secret": "5/minute"},
+            rate_limit_storage=redis_server.url,
+            rate_limit_fail_open=False,
+        ) as url,
+    ):
+        assert timed_post(f"{url}{MINT}")[0].status_code == 200
+        redis_server.kill()
+        response, elapsed = timed_post(f"{url}{MINT}")
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["error"].startswith("Rate limiting is unavailable")
+        assert elapsed < 3
+        assert len(fake.requests) == 1  # refused before OpenAI
+        redis_server.start()
+        assert timed_post(f"{url}{MINT}")[0].status_code == 200
+
+
+@pytest.mark.parametrize("adapter", ["starlette", "wsgi"])
+def test_a_frozen_redis_costs_a_request_at_most_the_storage_timeout(
+    redis_server: RedisServer, adapter: str
+) -> None:
+    with (
+        FakeOpenAI() as fake,
+        running(
+            adapter,
+            default_options(fake),
+            rate_limits={"client_secret": "5/minute"},
+            rate_limit_storage=redis_server.url,
+            rate_limit_storage_timeout=0.3,
+        ) as url,
+    ):
+        assert timed_post(f"{url}{MINT}")[0].status_code == 200  # connected
+        redis_server.pause()  # the connection stays open; nothing answers on it
+        try:
+            for _ in range(2):
+                response, elapsed = timed_post(f"{url}{MINT}")
+                assert response.status_code == 200
+                assert elapsed < 2  # bounded by the timeout, not by Redis coming back
+        finally:
+            redis_server.resume()
+        assert timed_post(f"{url}{MINT}")[0].status_code == 200
+
+
+@pytest.mark.parametrize("adapter", ["starlette", "wsgi"])
+def test_a_burst_of_concurrent_requests_gets_exactly_the_amount(
+    redis_server: RedisServer, adapter: str
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with (
+        FakeOpenAI() as fake,
+        running(
+            adapter,
+            default_options(fake),
+            rate_limits={"client_secret": "10/minute"},
+            rate_limit_storage=redis_server.url,
+        ) as url,
+        httpx.Client(base_url=url, timeout=10) as client,
+        ThreadPoolExecutor(12) as pool,
+    ):
+        statuses = list(pool.map(lambda _: client.post(MINT, json={}).status_code, range(40)))
+    assert statuses.count(200) == 10
+    assert statuses.count(429) == 30
+    assert len(fake.requests) == 10
+
+
+def test_navai_serve_believes_forwarded_for_only_from_trusted_proxies() -> None:
+    limits = {"NAVAI_RATE_LIMIT_MINT": "1/minute"}
+
+    def statuses(url: str) -> list[int]:
+        return [
+            httpx.post(f"{url}{MINT}", json={}, headers={"x-forwarded-for": address}).status_code
+            for address in ("198.51.100.1", "198.51.100.2", "198.51.100.1")
+        ]
+
+    with navai_serve(**limits) as url:
+        assert statuses(url) == [401, 429, 429]  # one caller: 127.0.0.1
+    with navai_serve(NAVAI_TRUSTED_PROXIES="127.0.0.1", **limits) as url:
+        assert statuses(url) == [401, 401, 429]  # two callers, as the proxy said
