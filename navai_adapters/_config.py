@@ -127,10 +127,15 @@ class NavaiServerConfig:
         client_secret_path: Route minting client secrets (``POST``).
         functions_list_path: Route listing backend functions (``GET``).
         functions_execute_path: Route executing one (``POST``).
+        speech_synthesize_path: Route speaking text through ElevenLabs (``POST``); it
+            answers 404 (saying how to turn it on) unless ``tts_provider`` is ElevenLabs.
         enable_functions: ``False`` removes both functions routes.
         max_body_bytes: Larger request bodies are refused with 413 before being read whole.
         functions_base_dir: Where function folders are looked up (default: working dir).
         functions_folders: Discovery tokens (default: ``src/ai/functions-modules``).
+        agents_folders: Agent folder names: a plain folder token then matches only
+            ``{folder}/{agent}/`` (default: ``NAVAI_AGENTS_FOLDERS``, else every folder).
+        functions_exclude: Globs never scanned (default: ``NAVAI_FUNCTIONS_EXCLUDE``).
         registry: A registry built by the caller; when given, no discovery is done.
         authorize: Called before every route runs; see :data:`AuthorizeHook`. A string
             ``"module:function"`` names a hook to import.
@@ -163,10 +168,13 @@ class NavaiServerConfig:
     client_secret_path: str = attrs.field(default="/navai/realtime/client-secret", validator=_path)
     functions_list_path: str = attrs.field(default="/navai/functions", validator=_path)
     functions_execute_path: str = attrs.field(default="/navai/functions/execute", validator=_path)
+    speech_synthesize_path: str = attrs.field(default="/navai/speech/synthesize", validator=_path)
     enable_functions: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     max_body_bytes: int = attrs.field(default=DEFAULT_MAX_BODY_BYTES, validator=_positive_int)
     functions_base_dir: str | os.PathLike[str] | None = None
     functions_folders: str | tuple[str, ...] | None = None
+    agents_folders: str | tuple[str, ...] | None = None
+    functions_exclude: str | tuple[str, ...] | None = None
     registry: NavaiFunctionRegistry | None = attrs.field(default=None, repr=False)
     authorize: AuthorizeHook | None = attrs.field(default=None, repr=False, converter=_hook)
     cors_origins: tuple[str, ...] = attrs.field(default=(), converter=_origins)
@@ -191,7 +199,7 @@ class NavaiServerConfig:
     trusted_proxies: tuple[Network, ...] = attrs.field(default=(), converter=_networks)
 
     def __attrs_post_init__(self) -> None:
-        paths = [self.health_path, self.client_secret_path]
+        paths = [self.health_path, self.client_secret_path, self.speech_synthesize_path]
         if self.enable_functions:
             paths += [self.functions_list_path, self.functions_execute_path]
         if len(set(paths)) != len(paths):
@@ -203,7 +211,8 @@ class NavaiServerConfig:
         """Read ``NAVAI_*`` variables; keyword arguments win over them.
 
         Variables: ``NAVAI_CLIENT_SECRET_PATH``, ``NAVAI_FUNCTIONS_LIST_PATH``,
-        ``NAVAI_FUNCTIONS_EXECUTE_PATH``, ``NAVAI_ENABLE_FUNCTIONS``,
+        ``NAVAI_FUNCTIONS_EXECUTE_PATH``, ``NAVAI_SPEECH_SYNTHESIZE_PATH``,
+        ``NAVAI_ENABLE_FUNCTIONS``,
         ``NAVAI_MAX_BODY_BYTES``, ``NAVAI_FUNCTIONS_BASE_DIR``,
         ``NAVAI_FUNCTIONS_FOLDERS``, ``NAVAI_CORS_ORIGINS``, ``NAVAI_AUTH_TOKEN``,
         ``NAVAI_AUTHORIZE`` (``module:function``), ``NAVAI_EXPOSE_LOAD_WARNINGS``,
@@ -251,6 +260,7 @@ _ENV_TEXT = {
     "client_secret_path": "NAVAI_CLIENT_SECRET_PATH",
     "functions_list_path": "NAVAI_FUNCTIONS_LIST_PATH",
     "functions_execute_path": "NAVAI_FUNCTIONS_EXECUTE_PATH",
+    "speech_synthesize_path": "NAVAI_SPEECH_SYNTHESIZE_PATH",
     "functions_base_dir": "NAVAI_FUNCTIONS_BASE_DIR",
     "functions_folders": "NAVAI_FUNCTIONS_FOLDERS",
     "health_path": "NAVAI_HEALTH_PATH",

@@ -6,8 +6,8 @@ into :mod:`navai_core`. The Starlette and WSGI adapters only translate their
 framework's request into a :class:`NavaiRequest` and a :class:`NavaiResponse` back.
 
 :meth:`NavaiHttpHandler.handle` and :meth:`NavaiHttpHandler.ahandle` are the sync and
-async drivers; they differ only in how they wait for the core (minting and running a
-function), as httpx's ``Client`` and ``AsyncClient`` do.
+async drivers; they differ only in how they wait for the core (minting, speaking, and
+running a function), as httpx's ``Client`` and ``AsyncClient`` do.
 """
 
 from __future__ import annotations
@@ -33,9 +33,13 @@ from navai_core import (
     NavaiFunctionRegistry,
     NavaiVoiceBackendOptions,
     RealtimeClientSecret,
+    SynthesizedSpeech,
+    SynthesizeSpeechRequest,
     acreate_realtime_client_secret,
+    asynthesize_speech,
     create_realtime_client_secret,
     load_navai_functions,
+    synthesize_speech,
 )
 from navai_core._ratelimit import caller_key, client_address
 from navai_core.exceptions import (
@@ -45,6 +49,7 @@ from navai_core.exceptions import (
     InvalidArgumentsError,
     InvalidRequestError,
     NavaiError,
+    SpeechUnavailableError,
     UnknownFunctionError,
 )
 
@@ -62,7 +67,9 @@ __all__ = [
 logger = logging.getLogger("navai")
 access_logger = logging.getLogger("navai.access")
 
-RouteName = Literal["health", "client_secret", "functions_list", "functions_execute"]
+RouteName = Literal[
+    "health", "client_secret", "functions_list", "functions_execute", "speech_synthesize"
+]
 
 _JSON_HEADERS: Final = (("content-type", "application/json"),)
 _NO_STORE_HEADERS: Final = (("content-type", "application/json"), ("cache-control", "no-store"))
@@ -71,6 +78,7 @@ _ROUTE_METHODS: Final[dict[RouteName, str]] = {
     "client_secret": "POST",
     "functions_list": "GET",
     "functions_execute": "POST",
+    "speech_synthesize": "POST",
 }
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -127,7 +135,10 @@ class NavaiRequest:
 
 @attrs.frozen
 class NavaiResponse:
-    """One HTTP response: status, headers and a JSON body (already encoded)."""
+    """One HTTP response: status, headers and the body, already encoded.
+
+    The body is JSON, except the speech route's raw audio (``Accept: audio/*``).
+    """
 
     status: int
     body: bytes
@@ -170,7 +181,34 @@ class _Execute:
     started: float = 0.0
 
 
-_Plan = _Mint | _Execute | NavaiResponse
+@attrs.frozen
+class _Speak:
+    request: SynthesizeSpeechRequest
+    raw_audio: bool  # answer the audio bytes themselves, not base64 in JSON
+
+
+_Plan = _Mint | _Execute | _Speak | NavaiResponse
+
+
+def _wants_raw_audio(accept: str | None) -> bool:
+    """Whether ``Accept`` asks for audio and not JSON (``audio/mpeg``, ``audio/*``).
+
+    The original frontend sends no ``Accept``: it gets base64 in JSON, as from the original.
+    """
+    if not accept:
+        return False
+    ranges = [part.split(";", 1)[0].strip().lower() for part in accept.split(",")]
+    return any(item.startswith("audio/") for item in ranges) and not any(
+        item in ("application/json", "application/*") for item in ranges
+    )
+
+
+def _spoken(plan: _Speak, speech: SynthesizedSpeech) -> NavaiResponse:
+    if plan.raw_audio:
+        return NavaiResponse(
+            200, speech.audio, (("content-type", speech.mime_type), ("cache-control", "no-store"))
+        )
+    return NavaiResponse.json(200, speech.to_dict(), _NO_STORE_HEADERS)
 
 
 class NavaiHttpHandler:
@@ -195,6 +233,8 @@ class NavaiHttpHandler:
         self._routes: dict[str, RouteName] = {
             config.health_path: "health",
             config.client_secret_path: "client_secret",
+            # Always routed: when speech is off it answers a JSON 404 saying how to turn it on.
+            config.speech_synthesize_path: "speech_synthesize",
         }
         self._token = config.auth_token.encode("utf-8") if config.auth_token else None
         self._observer = config.observer
@@ -294,6 +334,14 @@ class NavaiHttpHandler:
                 return self._listing_response()
             if route == "client_secret":
                 return _Mint(CreateClientSecretRequest.from_wire(data), self._clock())
+            if route == "speech_synthesize":
+                if not self.options.speech_enabled:
+                    error = SpeechUnavailableError()
+                    return NavaiResponse.error(error.status_code, error.message)
+                return _Speak(
+                    SynthesizeSpeechRequest.from_wire(data),
+                    _wants_raw_audio(request.headers.get("accept")),
+                )
             return self._execute_plan(data, request)
         except InvalidRequestError as error:
             return NavaiResponse.from_error(error)
@@ -422,10 +470,15 @@ class NavaiHttpHandler:
         name = getattr(error, "function_name", plan.function_name)
         observer.tool_call(name, _OUTCOMES.get(type(error), "error"), seconds)
 
-    def _failed(self, plan: _Mint | _Execute, error: NavaiError) -> NavaiResponse:
-        if self._observer is not None and not isinstance(error, AuthorizationError):
+    def _failed(self, plan: _Mint | _Execute | _Speak, error: NavaiError) -> NavaiResponse:
+        # Speech is not measured yet: only mints and tool calls are.
+        if (
+            self._observer is not None
+            and not isinstance(plan, _Speak)
+            and not isinstance(error, AuthorizationError)
+        ):
             self._observe_failure(plan, error)
-        if isinstance(plan, _Mint) or isinstance(error, AuthorizationError):
+        if not isinstance(plan, _Execute) or isinstance(error, AuthorizationError):
             return NavaiResponse.from_error(error)
         if isinstance(error, UnknownFunctionError):
             return NavaiResponse.error(
@@ -598,6 +651,9 @@ class NavaiHttpHandler:
             if isinstance(plan, _Mint):
                 secret = create_realtime_client_secret(self.options, plan.request, client=client)
                 return self._minted(plan, secret)
+            if isinstance(plan, _Speak):
+                speech = synthesize_speech(self.options, plan.request, client=client)
+                return _spoken(plan, speech)
             if isinstance(plan, _Execute):
                 registry = self.registry
                 assert registry is not None
@@ -647,6 +703,9 @@ class NavaiHttpHandler:
                     self.options, plan.request, client=client
                 )
                 return self._minted(plan, secret)
+            if isinstance(plan, _Speak):
+                speech = await asynthesize_speech(self.options, plan.request, client=client)
+                return _spoken(plan, speech)
             if isinstance(plan, _Execute):
                 registry = self.registry
                 assert registry is not None
@@ -661,8 +720,8 @@ class NavaiHttpHandler:
     def _answer_error(self, plan: _Plan | None, error: NavaiError) -> NavaiResponse:
         if plan is None or isinstance(plan, NavaiResponse):  # raised by the authorize hook
             return NavaiResponse.from_error(error)
-        # A failed mint is logged here, once; a failed call was logged by the registry.
-        if isinstance(plan, _Mint) and error.status_code >= 500:  # noqa: PLR2004
+        # A failed mint or synthesis is logged here, once; a failed call by the registry.
+        if isinstance(plan, (_Mint, _Speak)) and error.status_code >= 500:  # noqa: PLR2004
             logger.warning("%s", error.message)
         return self._failed(plan, error)
 
@@ -753,6 +812,8 @@ def build_handler(
             base_dir=server_config.functions_base_dir,
             folders=server_config.functions_folders,
             env=env,
+            agents_folders=server_config.agents_folders,
+            exclude=server_config.functions_exclude,
         )
     if not options.openai_api_key and not options.allow_api_key_from_request:
         logger.warning("OPENAI_API_KEY is not set: minting client secrets answers 401 until it is.")

@@ -4,6 +4,7 @@
 ``navai functions``  list the discovered backend functions and their parameters
 ``navai call NAME``  run one function locally and print its JSON result
 ``navai mint``       mint a client secret and print its JSON
+``navai speak TEXT`` have ElevenLabs speak a text (hybrid voice) into an audio file
 
 With ``--url``, ``functions``, ``call`` and ``mint`` ask a running backend instead
 (through :class:`navai_core.NavaiBackendClient`): this package's, or the original's.
@@ -40,8 +41,10 @@ from navai_core import (
     NavaiFunctionRegistry,
     NavaiVoiceBackendOptions,
     RealtimeClientSecret,
+    SynthesizeSpeechRequest,
     create_realtime_client_secret,
     load_navai_functions,
+    synthesize_speech,
 )
 from navai_core._env import env_bool
 from navai_core.exceptions import (
@@ -107,6 +110,16 @@ def _build_parser() -> argparse.ArgumentParser:
             "--folders",
             help="comma-separated folders, wildcards or files (env NAVAI_FUNCTIONS_FOLDERS; "
             "default: src/ai/functions-modules)",
+        )
+        sub.add_argument(
+            "--agents",
+            help="comma-separated agent folder names: a plain folder then means only "
+            "{folder}/{agent}/ (env NAVAI_AGENTS_FOLDERS)",
+        )
+        sub.add_argument(
+            "--exclude",
+            help="comma-separated globs never scanned, such as '**/tests/**' "
+            "(env NAVAI_FUNCTIONS_EXCLUDE)",
         )
 
     def url_flag(sub: argparse.ArgumentParser) -> None:
@@ -202,6 +215,17 @@ def _build_parser() -> argparse.ArgumentParser:
     mint.add_argument("--voice-accent", help="accent line for the instructions")
     mint.add_argument("--voice-tone", help="tone line for the instructions")
     url_flag(mint)
+
+    speak = commands.add_parser(
+        "speak", help="have ElevenLabs speak a text (NAVAI_TTS_PROVIDER=elevenlabs)"
+    )
+    speak.add_argument("text", help="what to say")
+    speak.add_argument("--out", required=True, type=Path, help="the audio file to write")
+    speak.add_argument("--voice-id", help="ElevenLabs voice (default: ELEVENLABS_VOICE_ID)")
+    speak.add_argument("--model-id", help="ElevenLabs model (default: ELEVENLABS_MODEL_ID)")
+    speak.add_argument(
+        "--format", help="such as mp3_44100_128 or pcm_16000 (default: ELEVENLABS_OUTPUT_FORMAT)"
+    )
     return parser
 
 
@@ -211,7 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "serve":
         # Warnings and a failing function's traceback help at a terminal: show them plainly.
         logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    handlers = {"serve": _serve, "functions": _functions, "call": _call, "mint": _mint}
+    handlers = {
+        "serve": _serve,
+        "functions": _functions,
+        "call": _call,
+        "mint": _mint,
+        "speak": _speak,
+    }
     try:
         return handlers[args.command](args)
     except InvalidOptionError as error:
@@ -231,6 +261,10 @@ def _apply_function_flags(args: argparse.Namespace) -> None:
         os.environ["NAVAI_FUNCTIONS_BASE_DIR"] = args.base_dir
     if args.folders:
         os.environ["NAVAI_FUNCTIONS_FOLDERS"] = args.folders
+    if args.agents:
+        os.environ["NAVAI_AGENTS_FOLDERS"] = args.agents
+    if args.exclude:
+        os.environ["NAVAI_FUNCTIONS_EXCLUDE"] = args.exclude
 
 
 def _load(args: argparse.Namespace) -> NavaiFunctionRegistry:
@@ -327,8 +361,11 @@ def _load_problems(warnings: Sequence[str]) -> list[str]:
 
 
 def _local_flags_with_url(args: argparse.Namespace) -> int | None:
-    if args.base_dir or args.folders:
-        _say("navai: --base-dir and --folders choose local functions; with --url, leave them out.")
+    if args.base_dir or args.folders or args.agents or args.exclude:
+        _say(
+            "navai: --base-dir, --folders, --agents and --exclude choose local functions; "
+            "with --url, leave them out."
+        )
         return EXIT_USAGE
     return None
 
@@ -420,6 +457,23 @@ def _mint(args: argparse.Namespace) -> int:
             _say(f"navai: {_explained(error)}")
             return EXIT_FAILED
     print(json.dumps(secret.to_dict(), indent=2))
+    return EXIT_OK
+
+
+def _speak(args: argparse.Namespace) -> int:
+    options = NavaiVoiceBackendOptions.from_env()
+    request = SynthesizeSpeechRequest(
+        text=args.text, voice_id=args.voice_id, model_id=args.model_id, output_format=args.format
+    )
+    try:
+        speech = synthesize_speech(options, request)
+    except NavaiError as error:
+        _say(f"navai: {_explained(error)}")
+        return EXIT_FAILED
+    args.out.write_bytes(speech.audio)
+    print(
+        json.dumps({"mimeType": speech.mime_type, "bytes": len(speech.audio), "out": str(args.out)})
+    )
     return EXIT_OK
 
 
@@ -548,6 +602,8 @@ def _print_banner(args: argparse.Namespace, handler: NavaiHttpHandler) -> None:
     print(f"NAVAI backend on {url}")
     print(f"  GET  {url}{handler.config.health_path}")
     print(f"  POST {url}{handler.config.client_secret_path}")
+    if handler.options.speech_enabled:
+        print(f"  POST {url}{handler.config.speech_synthesize_path}  (ElevenLabs speech)")
     if handler.registry is not None:
         print(f"  GET  {url}{handler.config.functions_list_path}")
         print(f"  POST {url}{handler.config.functions_execute_path}")

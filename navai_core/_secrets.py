@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Generator, Mapping
 from http import HTTPStatus
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 import cattrs
@@ -28,8 +28,9 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from navai_core._functions._runner import WorkerPool
 from navai_core._instructions import build_session_instructions
-from navai_core._options import NavaiVoiceBackendOptions
+from navai_core._options import NavaiVoiceBackendOptions, RetryPolicy
 from navai_core._redact import redact_keys
+from navai_core._speech_options import SpeechProvider
 from navai_core.exceptions import (
     InvalidRequestError,
     MissingApiKeyError,
@@ -172,18 +173,29 @@ class RealtimeClientSecret:
         value: The secret a browser uses to open its WebRTC session.
         expires_at: When it expires, in Unix seconds (``None`` if OpenAI sent none).
         session: The session configuration OpenAI answered with.
+        speech_provider: Who speaks the session's answers: ``openai`` (the session's
+            own audio) or ``elevenlabs`` (a text-only session; the client has the text
+            spoken through the speech route).
     """
 
     value: str
     expires_at: int | None = None
     session: Mapping[str, Any] | None = None
+    speech_provider: SpeechProvider = "openai"
 
     def __repr__(self) -> str:
         return f"RealtimeClientSecret(value='***', expires_at={self.expires_at!r})"
 
     def to_dict(self) -> dict[str, Any]:
-        """What the HTTP route answers: ``{"value", "expires_at"}``."""
-        return {"value": self.value, "expires_at": self.expires_at}
+        """What the HTTP route answers: ``{"value", "expires_at", "speech": {"provider"}}``.
+
+        The original frontend (0.1.7) reads ``speech.provider`` to decide who speaks.
+        """
+        return {
+            "value": self.value,
+            "expires_at": self.expires_at,
+            "speech": {"provider": self.speech_provider},
+        }
 
 
 @attrs.frozen(repr=False)
@@ -277,8 +289,10 @@ def build_client_secret_request(
     api_key = _resolve_api_key(options, request)
     model = request.model or options.default_model
     voice = request.voice or options.default_voice
+    text_only = options.tts_provider == "elevenlabs"
     _check_policy("model", model, options.allowed_models)
-    _check_policy("voice", voice, options.allowed_voices)
+    if not text_only:  # a text-only session has no OpenAI voice to police
+        _check_policy("voice", voice, options.allowed_voices)
     instructions = build_session_instructions(
         options.default_instructions,
         instructions=request.instructions,
@@ -298,14 +312,15 @@ def build_client_secret_request(
         headers["OpenAI-Organization"] = options.openai_organization
     if options.openai_project:
         headers["OpenAI-Project"] = options.openai_project
+    session: dict[str, Any] = {"type": "realtime", "model": model, "instructions": instructions}
+    if text_only:
+        # ElevenLabs speaks: OpenAI answers in text only, and no OpenAI voice is set.
+        session["output_modalities"] = ["text"]
+    else:
+        session["audio"] = {"output": {"voice": voice}}
     body = {
         "expires_after": {"anchor": "created_at", "seconds": options.client_secret_ttl_seconds},
-        "session": {
-            "type": "realtime",
-            "model": model,
-            "instructions": instructions,
-            "audio": {"output": {"voice": voice}},
-        },
+        "session": session,
     }
     return ClientSecretUpstreamRequest(
         url=options.client_secrets_url, headers=headers, body=body, secrets=(api_key,)
@@ -318,14 +333,16 @@ def _redact(text: str, secrets: tuple[str, ...]) -> str:
     return redact_keys(text)
 
 
-def _upstream_error(status: int, detail: str, secrets: tuple[str, ...] = ()) -> UpstreamError:
+def _upstream_error(
+    status: int, detail: str, secrets: tuple[str, ...] = (), label: str = "OpenAI client_secrets"
+) -> UpstreamError:
     detail = _redact(detail, secrets)
     if len(detail) > _MAX_UPSTREAM_MESSAGE:
         detail = detail[:_MAX_UPSTREAM_MESSAGE] + "..."
     # An upstream 4xx is the caller's to fix and keeps its status; the rest is a bad gateway.
     http_status = status if 400 <= status < 500 else 502  # noqa: PLR2004
     return UpstreamError(
-        f"OpenAI client_secrets failed ({status}): {detail}",
+        f"{label} failed ({status}): {detail}",
         status_code=http_status,
         upstream_status=status,
     )
@@ -352,7 +369,11 @@ def _error_detail(status: int, content: bytes) -> str:
 
 
 def parse_client_secret_response(
-    status_code: int, content: bytes, *, secrets: tuple[str, ...] = ()
+    status_code: int,
+    content: bytes,
+    *,
+    secrets: tuple[str, ...] = (),
+    speech_provider: SpeechProvider = "openai",
 ) -> RealtimeClientSecret:
     """Turn OpenAI's answer into a :class:`RealtimeClientSecret`, with no IO.
 
@@ -360,6 +381,7 @@ def parse_client_secret_response(
         status_code: The upstream HTTP status.
         content: The upstream body.
         secrets: Strings to scrub from any error message (the key that was sent).
+        speech_provider: The server's ``tts_provider``, carried into the answer.
 
     Raises:
         UpstreamError: OpenAI answered an error (4xx kept, else 502), or its answer is
@@ -380,6 +402,7 @@ def parse_client_secret_response(
         value=value,
         expires_at=expires_at if isinstance(expires_at, int) else None,
         session=session if isinstance(session, dict) else None,
+        speech_provider=speech_provider,
     )
 
 
@@ -407,7 +430,10 @@ class _Answer:
 
 
 _Outcome: TypeAlias = "_Answer | httpx.TransportError | None"
-_Flow: TypeAlias = Generator["_Send | _Sleep", _Outcome, RealtimeClientSecret]
+_T = TypeVar("_T")
+# A flow decides every step of an upstream call; the drivers below only do its IO.
+# Minting has one (_mint_flow); speech synthesis (navai_core._speech) walks another.
+_Flow: TypeAlias = Generator["_Send | _Sleep", _Outcome, _T]
 
 
 def _is_retryable(status: int) -> bool:
@@ -426,10 +452,27 @@ def _retry_after(response: _Answer) -> float | None:
     return seconds if seconds is not None and seconds >= 0 else None
 
 
-def _timed_out(timeout: float) -> UpstreamTimeoutError:
+@attrs.frozen
+class _Api:
+    """How one upstream API is named in errors, and how its error bodies read."""
+
+    label: str  # "OpenAI client_secrets": every message starts "{label} failed (STATUS): "
+    timeout_hint: str  # how to fix a timeout
+    error_detail: Callable[[int, bytes], str]
+
+
+_OPENAI = _Api(
+    label="OpenAI client_secrets",
+    timeout_hint=(
+        "Check that OpenAI (or OPENAI_BASE_URL) is reachable, or raise NAVAI_OPENAI_TIMEOUT."
+    ),
+    error_detail=_error_detail,
+)
+
+
+def _timed_out(timeout: float, api: _Api = _OPENAI) -> UpstreamTimeoutError:
     return UpstreamTimeoutError(
-        f"OpenAI client_secrets failed (504): no answer within {timeout:g} seconds. "
-        "Check that OpenAI (or OPENAI_BASE_URL) is reachable, or raise NAVAI_OPENAI_TIMEOUT.",
+        f"{api.label} failed (504): no answer within {timeout:g} seconds. {api.timeout_hint}",
         upstream_status=None,
     )
 
@@ -438,49 +481,85 @@ def _mint_flow(
     options: NavaiVoiceBackendOptions,
     request: CreateClientSecretRequest | Mapping[str, Any] | None,
     clock: Callable[[], float] = time.monotonic,
-) -> _Flow:
+) -> _Flow[RealtimeClientSecret]:
     if request is not None and not isinstance(request, CreateClientSecretRequest):
         request = CreateClientSecretRequest.from_wire(request)
     upstream = build_client_secret_request(options, request)
-    timeout = options.openai_timeout_seconds
+
+    def parse(answer: _Answer) -> RealtimeClientSecret:
+        return parse_client_secret_response(
+            answer.status_code,
+            answer.content,
+            secrets=upstream.secrets,
+            speech_provider=options.tts_provider,
+        )
+
+    return (
+        yield from _call_flow(
+            _OPENAI,
+            url=upstream.url,
+            secrets=upstream.secrets,
+            make_request=upstream.to_httpx,
+            parse=parse,
+            timeout=options.openai_timeout_seconds,
+            policy=options.retry,
+            clock=clock,
+        )
+    )
+
+
+def _call_flow(
+    api: _Api,
+    *,
+    url: str,
+    secrets: tuple[str, ...],
+    make_request: Callable[[float], httpx.Request],
+    parse: Callable[[_Answer], _T],
+    timeout: float,
+    policy: RetryPolicy,
+    clock: Callable[[], float],
+) -> _Flow[_T]:
+    """Call an upstream within ``timeout`` seconds, retrying as ``policy`` says.
+
+    Connection errors, 408/409/429 and 5xx are retried; any other answer goes to ``parse``.
+    """
     deadline = clock() + timeout
-    policy = options.retry
     for attempt in range(1, policy.max_attempts + 1):
         remaining = deadline - clock()
         if remaining <= 0:
-            raise _timed_out(timeout)
-        outcome = yield _Send(upstream.to_httpx(remaining), remaining)
+            raise _timed_out(timeout, api)
+        outcome = yield _Send(make_request(remaining), remaining)
         wait: float | None = None
         if isinstance(outcome, httpx.TimeoutException):
-            raise _timed_out(timeout)
+            raise _timed_out(timeout, api)
         if isinstance(outcome, httpx.TransportError):
-            url = httpx.URL(upstream.url)  # never the user:password@ of a proxy URL
-            host = f"{url.host}:{url.port}" if url.port else url.host
+            parsed = httpx.URL(url)  # never the user:password@ of a proxy URL
+            host = f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
             failure = UpstreamError(
-                f"OpenAI client_secrets failed (502): could not connect to {host}: "
-                f"{_redact(str(outcome) or type(outcome).__name__, upstream.secrets)}",
+                f"{api.label} failed (502): could not connect to {host}: "
+                f"{_redact(str(outcome) or type(outcome).__name__, secrets)}",
                 upstream_status=None,
             )
         else:
             assert outcome is not None
             if not _is_retryable(outcome.status_code):
-                return parse_client_secret_response(
-                    outcome.status_code, outcome.content, secrets=upstream.secrets
-                )
+                return parse(outcome)
             failure = _upstream_error(
                 outcome.status_code,
-                _error_detail(outcome.status_code, outcome.content),
-                upstream.secrets,
+                api.error_detail(outcome.status_code, outcome.content),
+                secrets,
+                api.label,
             )
             wait = _retry_after(outcome)
         if attempt == policy.max_attempts:
             raise failure
         wait = policy.backoff(attempt) if wait is None else wait
         if clock() + wait >= deadline:
-            # Waiting would outlast the timeout: answer now with what OpenAI said.
+            # Waiting would outlast the timeout: answer now with what the upstream said.
             raise failure
         logger.warning(
-            "OpenAI client_secrets attempt %d of %d failed (%s); retrying in %.2f s.",
+            "%s attempt %d of %d failed (%s); retrying in %.2f s.",
+            api.label,
             attempt,
             policy.max_attempts,
             failure.message,
@@ -575,7 +654,7 @@ else:  # Python 3.10
         return await asyncio.wait_for(_asend(client, step), step.timeout)
 
 
-def _drive(flow: _Flow, client: httpx.Client) -> RealtimeClientSecret:
+def _drive(flow: _Flow[_T], client: httpx.Client) -> _T:
     outcome: _Outcome = None
     try:
         while True:
@@ -589,7 +668,7 @@ def _drive(flow: _Flow, client: httpx.Client) -> RealtimeClientSecret:
             except httpx.TransportError as error:
                 outcome = error
     except StopIteration as done:
-        result: RealtimeClientSecret = done.value
+        result: _T = done.value
         return result
 
 
@@ -611,7 +690,7 @@ async def acreate_realtime_client_secret(
     return await _adrive(flow, client)
 
 
-async def _adrive(flow: _Flow, client: httpx.AsyncClient) -> RealtimeClientSecret:
+async def _adrive(flow: _Flow[_T], client: httpx.AsyncClient) -> _T:
     outcome: _Outcome = None
     try:
         while True:
@@ -628,5 +707,5 @@ async def _adrive(flow: _Flow, client: httpx.AsyncClient) -> RealtimeClientSecre
             except httpx.TransportError as error:
                 outcome = error
     except StopIteration as done:
-        result: RealtimeClientSecret = done.value
+        result: _T = done.value
         return result

@@ -35,6 +35,7 @@ __all__ = [
     "RequestApiKeyDisabledError",
     "ResultNotSerializableError",
     "ResultTooLargeError",
+    "SpeechUnavailableError",
     "ToolError",
     "UnknownBackendFunctionError",
     "UnknownFunctionError",
@@ -160,6 +161,28 @@ class UpstreamTimeoutError(UpstreamError, TimeoutError):
     """OpenAI did not answer within ``openai_timeout_seconds`` (retries included)."""
 
     status_code = 504
+
+
+# --- speech ------------------------------------------------------------------------------
+
+
+class SpeechUnavailableError(NavaiError, LookupError):
+    """Speech synthesis was asked for, but this server's ``tts_provider`` is not ElevenLabs.
+
+    404: the route is off. The message says how to turn it on.
+    """
+
+    status_code = 404
+
+    def __init__(
+        self,
+        message: str = (
+            "Speech synthesis is off on this server: it needs NAVAI_TTS_PROVIDER=elevenlabs "
+            "(with ELEVENLABS_API_KEY and ELEVENLABS_VOICE_ID), or tts_provider='elevenlabs' "
+            "in code."
+        ),
+    ) -> None:
+        super().__init__(message)
 
 
 # --- backend functions -------------------------------------------------------------------

@@ -17,11 +17,13 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from navai_adapters import starlette as navai_starlette
 from navai_adapters import wsgi as navai_wsgi
 from navai_core import NavaiVoiceBackendOptions, RetryPolicy
+from tests.fake_elevenlabs import FakeElevenLabs
 from tests.fake_openai import FakeOpenAI
 from tests.servers import serve_asgi, serve_wsgi
 
 HERE = Path(__file__).parent
 SERVER_KEY = "sk-server-secret-key-0123456789"
+XI_KEY = "sk_elevenlabs-server-key-0123456789abcdef"
 FUNCTION_TIMEOUT = "0.5"
 
 
@@ -86,6 +88,21 @@ def default_options(fake: FakeOpenAI, **changes: Any) -> NavaiVoiceBackendOption
     return NavaiVoiceBackendOptions(**fields)
 
 
+def hybrid_options(
+    fake: FakeOpenAI, fake_elevenlabs: FakeElevenLabs, **changes: Any
+) -> NavaiVoiceBackendOptions:
+    """OpenAI for the conversation, the fake ElevenLabs for the voice."""
+    fields: dict[str, Any] = {
+        "tts_provider": "elevenlabs",
+        "elevenlabs_api_key": XI_KEY,
+        "elevenlabs_voice_id": "voice-default",
+        "elevenlabs_base_url": fake_elevenlabs.url,
+        "elevenlabs_timeout_seconds": 1.0,
+    }
+    fields.update(changes)
+    return default_options(fake, **fields)
+
+
 @pytest.fixture(scope="module")
 def prefix() -> str:
     """Where the app is mounted: the root here; the contract suite also runs under a prefix."""
@@ -135,3 +152,23 @@ def serve_with(
             yield client
 
     return start
+
+
+@pytest.fixture(scope="module")
+def hybrid_served(
+    adapter: str, fake_openai: FakeOpenAI, fake_elevenlabs: FakeElevenLabs
+) -> Iterator[tuple[Served, FakeElevenLabs]]:
+    with (
+        running(adapter, hybrid_options(fake_openai, fake_elevenlabs)) as url,
+        httpx.Client(base_url=url, timeout=10) as client,
+    ):
+        yield Served(adapter, url, client, fake_openai), fake_elevenlabs
+
+
+@pytest.fixture
+def hybrid(hybrid_served: tuple[Served, FakeElevenLabs]) -> tuple[Served, FakeElevenLabs]:
+    """A server whose tts_provider is ElevenLabs, both fakes reset for this test."""
+    served, fake_elevenlabs = hybrid_served
+    served.fake.clear()
+    fake_elevenlabs.clear()
+    return served, fake_elevenlabs

@@ -69,8 +69,11 @@ def test_mint_asks_the_server(server: Served) -> None:
     assert server.fake.requests[-1].body["session"]["audio"] == {"output": {"voice": "alloy"}}
 
 
-def test_url_with_local_flags_is_a_usage_error() -> None:
-    done = navai("call", "add", "--url", "http://127.0.0.1:9", "--folders", "examples/functions")
+@pytest.mark.parametrize(
+    "flag", [("--folders", "examples/functions"), ("--agents", "sales"), ("--exclude", "**/t/**")]
+)
+def test_url_with_local_flags_is_a_usage_error(flag: tuple[str, str]) -> None:
+    done = navai("call", "add", "--url", "http://127.0.0.1:9", *flag)
     assert done.returncode == 2
     assert "with --url, leave them out" in done.stderr
 

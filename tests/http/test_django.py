@@ -135,7 +135,7 @@ def test_url_patterns_are_named_and_the_client_closes() -> None:
 
     navai = NavaiDjango(build_handler(env={}, enable_functions=False), csrf_exempt=False)
     names = [pattern.name for pattern in navai.urls]
-    assert names == ["navai-health", "navai-client-secret"]
+    assert names == ["navai-health", "navai-client-secret", "navai-speech-synthesize"]
     assert all(not getattr(p.callback, "csrf_exempt", False) for p in navai.urls)
     navai.close()
     assert navai.client.is_closed

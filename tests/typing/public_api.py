@@ -21,11 +21,14 @@ from navai_core import (
     RealtimeClientSecret,
     RetryPolicy,
     SynthesizedSpeech,
+    SynthesizeSpeechRequest,
     acreate_realtime_client_secret,
+    asynthesize_speech,
     build_session_instructions,
     create_realtime_client_secret,
     load_navai_functions,
     navai_function,
+    synthesize_speech,
 )
 from navai_core.exceptions import (
     AuthorizationError,
@@ -48,6 +51,19 @@ def mint_sync(options: NavaiVoiceBackendOptions) -> str:
 async def mint_async(options: NavaiVoiceBackendOptions, client: httpx.AsyncClient) -> str:
     secret = await acreate_realtime_client_secret(options, {"model": "gpt-realtime"}, client=client)
     return secret.value
+
+
+def speak(options: NavaiVoiceBackendOptions, client: httpx.Client) -> bytes:
+    speech: SynthesizedSpeech = synthesize_speech(
+        options, SynthesizeSpeechRequest(text="Hello", voice_id="v1"), client=client
+    )
+    mime: str = speech.mime_type
+    return speech.audio + mime.encode()
+
+
+async def aspeak(options: NavaiVoiceBackendOptions) -> str:
+    speech = await asynthesize_speech(options, {"text": "Hola"})
+    return speech.to_dict()["audioBase64"]
 
 
 def instructions() -> str:
