@@ -110,6 +110,27 @@ _SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "NavaiSpeechRequest": {
+        "type": "object",
+        "required": ["text"],
+        "properties": {
+            "text": {"type": "string", "description": "What the voice says."},
+            "voiceId": _TEXT,
+            "modelId": _TEXT,
+            "outputFormat": {**_TEXT, "examples": ["mp3_44100_128"]},
+            "optimizeStreamingLatency": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+            "voiceSettings": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+        },
+    },
+    "NavaiSpeech": {
+        "type": "object",
+        "required": ["provider", "mimeType", "audioBase64"],
+        "properties": {
+            "provider": {"type": "string", "examples": ["elevenlabs"]},
+            "mimeType": {"type": "string", "examples": ["audio/mpeg"]},
+            "audioBase64": {"type": "string", "contentEncoding": "base64"},
+        },
+    },
     "NavaiHealth": {
         "type": "object",
         "required": ["status"],
@@ -213,6 +234,27 @@ def navai_openapi(handler: NavaiHttpHandler) -> dict[str, Any]:
             )
         },
     }
+    if handler.options.speech_enabled:  # off, the route only says how to turn it on
+        paths[config.speech_synthesize_path] = {
+            "post": operation(
+                "Speak a text (hybrid voice)",
+                "Synthesizes speech with ElevenLabs for a text-only Realtime session. "
+                "`Accept: audio/*` answers the raw audio instead of JSON. Errors: 400 bad "
+                "fields, ElevenLabs' 4xx as is, 502 it failed, 504 it timed out.",
+                operationId="navai_synthesize_speech",
+                requestBody={
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("NavaiSpeechRequest")}},
+                },
+                responses={
+                    "200": _answer("The audio, base64 in JSON.", "NavaiSpeech"),
+                    **_REFUSALS,
+                    **guarded,
+                    "502": _answer("ElevenLabs failed or could not be reached.", "NavaiError"),
+                    "504": _answer("ElevenLabs did not answer in time.", "NavaiError"),
+                },
+            )
+        }
     if handler.registry is not None:
         names = [item.name for item in handler.registry.items]
         paths[config.functions_list_path] = {

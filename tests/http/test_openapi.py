@@ -31,7 +31,7 @@ FUNCTIONS = {"functions_base_dir": HERE, "functions_folders": "app_functions"}
 
 
 @contextlib.contextmanager
-def fastapi_app(fake_openai, **config) -> Iterator[tuple[FastAPI, str]]:
+def fastapi_app(fake_openai, options=None, **config) -> Iterator[tuple[FastAPI, str]]:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with navai.lifespan():
@@ -43,7 +43,8 @@ def fastapi_app(fake_openai, **config) -> Iterator[tuple[FastAPI, str]]:
     async def hello() -> dict[str, str]:
         return {"hello": "world"}
 
-    navai = add_navai_routes(app, default_options(fake_openai), env={}, **FUNCTIONS, **config)
+    chosen = options or default_options(fake_openai)
+    navai = add_navai_routes(app, chosen, env={}, **FUNCTIONS, **config)
     with serve_asgi(app) as url:
         yield app, url
 
@@ -139,3 +140,52 @@ def test_standalone_document() -> None:
     schemathesis.openapi.from_dict(document)  # loads as a valid description
     assert handler.registry is not None
     handler.registry.close()
+
+
+def test_speech_is_described_only_when_on(fake_openai) -> None:
+    from tests.fake_elevenlabs import FakeElevenLabs
+
+    from .conftest import hybrid_options
+
+    off = build_handler(default_options(fake_openai), env={}, enable_functions=False)
+    assert "/navai/speech/synthesize" not in openapi_document(off)["paths"]
+    with FakeElevenLabs() as eleven:
+        options = hybrid_options(fake_openai, eleven)
+        on = build_handler(options, env={}, enable_functions=False)
+        document = openapi_document(on)
+    speech = document["paths"]["/navai/speech/synthesize"]["post"]
+    assert speech["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/NavaiSpeechRequest"
+    }
+    assert "NavaiSpeech" in document["components"]["schemas"]
+    schemathesis.openapi.from_dict(document)
+
+
+def test_the_speech_description_matches_the_answers(fake_openai) -> None:
+    from tests.fake_elevenlabs import FakeElevenLabs
+
+    from .conftest import hybrid_options
+
+    with (
+        FakeElevenLabs() as eleven,
+        fastapi_app(fake_openai, hybrid_options(fake_openai, eleven)) as (
+            _,
+            url,
+        ),
+    ):
+        schema = schemathesis.openapi.from_dict(httpx.get(f"{url}/openapi.json").json())
+        operation = schema["/navai/speech/synthesize"]["POST"]
+        checks = [not_a_server_error, status_code_conformance, response_schema_conformance]
+
+        @hypothesis.settings(
+            max_examples=10,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
+        @hypothesis.given(case=operation.as_strategy())
+        def fuzz(case: schemathesis.Case) -> None:
+            case.validate_response(case.call(base_url=url, timeout=10), checks=checks)
+
+        fuzz()
