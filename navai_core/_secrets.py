@@ -14,7 +14,6 @@ import concurrent.futures
 import functools
 import json
 import logging
-import re
 import sys
 import time
 from collections.abc import Callable, Generator, Mapping
@@ -30,6 +29,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from navai_core._functions._runner import WorkerPool
 from navai_core._instructions import build_session_instructions
 from navai_core._options import NavaiVoiceBackendOptions, RetryPolicy
+from navai_core._redact import redact_keys
 from navai_core._speech_options import SpeechProvider
 from navai_core.exceptions import (
     InvalidRequestError,
@@ -58,8 +58,6 @@ _REQUEST_KEY_DISABLED = (
 )
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 _MAX_UPSTREAM_MESSAGE = 500
-# OpenAI keys and ephemeral secrets: never echoed, even in the masked form OpenAI uses.
-_KEY_PATTERN = re.compile(r"\b(sk|ek|rk)[-_][A-Za-z0-9_\-*.]{3,}")
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -332,7 +330,7 @@ def build_client_secret_request(
 def _redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         text = text.replace(secret, "***")
-    return _KEY_PATTERN.sub(lambda match: f"{match.group(1)}-***", text)
+    return redact_keys(text)
 
 
 def _upstream_error(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from navai_adapters import starlette as navai_starlette
 from navai_adapters import wsgi as navai_wsgi
@@ -40,12 +43,38 @@ def make_app(adapter: str, options: NavaiVoiceBackendOptions, **config: Any) -> 
     return factory(options, env=env, **config)
 
 
+def mounted(adapter: str, app: Any, prefix: str) -> Any:
+    """``app`` under ``prefix``, as users mount it: Starlette ``Mount``, WSGI dispatcher."""
+    if not prefix:
+        return app
+    if adapter == "starlette":
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_outer: Starlette) -> AsyncIterator[None]:
+            # A mounted app's own lifespan is not run by Starlette: enter it from the outer one.
+            async with app.state.navai.lifespan():
+                yield
+
+        return Starlette(routes=[Mount(prefix, app=app)], lifespan=lifespan)
+
+    def elsewhere(_environ: Any, start_response: Any) -> list[bytes]:
+        start_response("404 Not Found", [("Content-Type", "application/json")])
+        return [b'{"error": "outside the mount"}']
+
+    dispatcher = DispatcherMiddleware(elsewhere, {prefix: app})
+    dispatcher.close = app.close  # type: ignore[attr-defined]  # serve_wsgi closes the app
+    return dispatcher
+
+
 @contextlib.contextmanager
-def running(adapter: str, options: NavaiVoiceBackendOptions, **config: Any) -> Iterator[str]:
-    app = make_app(adapter, options, **config)
+def running(
+    adapter: str, options: NavaiVoiceBackendOptions, prefix: str = "", **config: Any
+) -> Iterator[str]:
+    """Serve an app of ``adapter``; yield its base URL (the prefix included)."""
+    app = mounted(adapter, make_app(adapter, options, **config), prefix)
     serve = serve_asgi if adapter == "starlette" else serve_wsgi
     with serve(app) as url:
-        yield url
+        yield url + prefix
 
 
 def default_options(fake: FakeOpenAI, **changes: Any) -> NavaiVoiceBackendOptions:
@@ -75,9 +104,23 @@ def hybrid_options(
 
 
 @pytest.fixture(scope="module")
-def served(adapter: str, fake_openai: FakeOpenAI) -> Iterator[Served]:
+def prefix() -> str:
+    """Where the app is mounted: the root here; the contract suite also runs under a prefix."""
+    return ""
+
+
+@pytest.fixture(scope="module")
+def served_config() -> dict[str, Any]:
+    """Config of the module's server; a module overrides it to serve otherwise."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def served(
+    adapter: str, fake_openai: FakeOpenAI, prefix: str, served_config: dict[str, Any]
+) -> Iterator[Served]:
     with (
-        running(adapter, default_options(fake_openai)) as url,
+        running(adapter, default_options(fake_openai), prefix, **served_config) as url,
         httpx.Client(base_url=url, timeout=10) as client,
     ):
         yield Served(adapter, url, client, fake_openai)
@@ -92,7 +135,7 @@ def server(served: Served) -> Served:
 
 @pytest.fixture
 def serve_with(
-    adapter: str, fake_openai: FakeOpenAI
+    adapter: str, fake_openai: FakeOpenAI, prefix: str
 ) -> Callable[..., contextlib.AbstractContextManager[httpx.Client]]:
     """Start a server of this adapter with other options or config, for one test."""
 
@@ -103,7 +146,7 @@ def serve_with(
         fake_openai.clear()
         chosen = options or default_options(fake_openai)
         with (
-            running(adapter, chosen, **config) as url,
+            running(adapter, chosen, prefix, **config) as url,
             httpx.Client(base_url=url, timeout=10) as client,
         ):
             yield client

@@ -27,6 +27,13 @@ from .conftest import SERVER_KEY, Served, default_options
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def served_config() -> dict:
+    # A development server: its listing shows the load warnings (broken.py), which
+    # these tests read through the client.
+    return {"expose_load_warnings": True}
+
+
 @pytest.fixture
 def client(server: Served):
     with NavaiBackendClient(server.url) as backend:

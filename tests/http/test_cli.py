@@ -98,7 +98,8 @@ def test_call_prints_the_result() -> None:
     [
         (["call", "add", "--payload", "{oops"], 2, "--payload is not valid JSON"),
         (["call", "add", "--payload", "[1]"], 2, "--payload must be a JSON object"),
-        (["call", "nope"], 1, "Unknown or disallowed function."),
+        (["call", "nope"], 1, "Unknown or disallowed function. No function named 'nope'."),
+        (["call", "ad"], 1, "No function named 'ad'. Did you mean 'add'?"),
         (["call", "add", "--payload", '{"a": "two", "b": 1}'], 1, "Invalid arguments for 'add'"),
         (["call", "explode"], 1, "the widget is broken"),
     ],
@@ -189,6 +190,7 @@ def test_mint_without_key_fails_clearly() -> None:
     done = navai("mint")
     assert done.returncode == 1
     assert "Missing API key" in done.stderr
+    assert "Set OPENAI_API_KEY in the server's environment" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -258,9 +260,10 @@ def test_serve_starts_without_key_and_serves_the_examples(serving) -> None:
     assert "get_weather" in {item["name"] for item in listed["items"]}
     minted = httpx.post(f"{url}/navai/realtime/client-secret", json={})
     assert minted.status_code == 401
-    assert minted.json() == {
-        "error": "Missing API key. Configure openai_api_key or send apiKey in request."
-    }
+    assert minted.json()["error"] == (
+        "Missing API key. Configure openai_api_key or send apiKey in request."
+    )
+    assert "OPENAI_API_KEY" in minted.json()["hint"]
     process.terminate()
     output = process.communicate(timeout=10)[0]
     assert f"NAVAI backend on {url}" in output
@@ -361,3 +364,135 @@ def test_serve_tunes_the_garbage_collector(
     else:
         # The interpreter's own defaults, whatever this version's are.
         assert state == defaults
+
+
+# --- protection and --strict -----------------------------------------------------------------
+
+HOOKS = HERE / "auth_hooks"
+TOKEN = "cli-shared-token-0123456789abcdef"
+
+
+def test_serve_with_a_shared_token() -> None:
+    with serve(NAVAI_AUTH_TOKEN=TOKEN) as (process, url):
+        assert httpx.get(f"{url}/navai/functions").status_code == 401
+        good = {"authorization": f"Bearer {TOKEN}"}
+        assert httpx.get(f"{url}/navai/functions", headers=good).status_code == 200
+        assert httpx.get(f"{url}/navai/health").json() == {"status": "ok"}
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert TOKEN not in output
+
+
+def test_serve_with_an_authorize_hook_by_name() -> None:
+    with serve("--authorize", "navai_test_hooks:only_alice", PYTHONPATH=str(HOOKS)) as (_, url):
+        assert httpx.get(f"{url}/navai/functions").json() == {"error": "Say who you are."}
+        assert httpx.get(f"{url}/navai/functions", headers={"x-user": "alice"}).status_code == 200
+
+
+def test_serve_with_a_hook_that_cannot_load_exits_2() -> None:
+    done = navai("serve", "--port", str(free_port()), "--authorize", "nowhere_xyz:check")
+    assert done.returncode == 2
+    assert "NAVAI_AUTHORIZE='nowhere_xyz:check': cannot import 'nowhere_xyz'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("folders", "reason"),
+    [("app_functions", "Failed to load app_functions/broken.py"), ("nope", "'nope'")],
+)
+def test_serve_strict_refuses_to_start(folders: str, reason: str) -> None:
+    port = free_port()
+    env = clean_env(NAVAI_STRICT="true")
+    done = navai(
+        "serve", "--port", str(port), "--base-dir", str(HERE), "--folders", folders, env=env
+    )
+    assert done.returncode == 1, done.stderr
+    assert reason in done.stderr
+    assert "not starting (--strict)" in done.stderr
+    assert "NAVAI backend on" not in done.stdout
+
+
+def test_unprotected_public_address_warns(caplog) -> None:
+    import argparse
+
+    from navai_adapters import build_handler
+    from navai_adapters.cli import _is_loopback, _ready_to_serve
+
+    handler = build_handler(env={}, enable_functions=False)
+    args = argparse.Namespace(host="0.0.0.0", port=0)
+    with caplog.at_level("WARNING", logger="navai"):
+        assert _ready_to_serve(args, handler, strict=True)
+    assert "Serving on 0.0.0.0 without protection" in caplog.text
+    caplog.clear()
+    protected = build_handler(env={"NAVAI_AUTH_TOKEN": TOKEN}, enable_functions=False)
+    with caplog.at_level("WARNING", logger="navai"):
+        assert _ready_to_serve(args, protected, strict=False)
+    assert "without protection" not in caplog.text
+    assert [
+        _is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "example.org")
+    ] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_functions_with_a_folder_that_matches_nothing_fails() -> None:
+    done = navai("functions", "--folders", "nope")
+    assert done.returncode == 1
+    assert "'nope'" in done.stderr
+
+
+def test_functions_prints_each_warning_once() -> None:
+    done = navai("functions", "--base-dir", str(HERE), "--folders", "app_functions")
+    assert done.returncode == 1
+    assert done.stderr.count("Failed to load app_functions/broken.py") == 1, done.stderr
+
+
+def test_class_tools_show_their_method_parameters() -> None:
+    done = navai("functions", "--folders", "examples/functions")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("cart_total"))
+    assert "currency?: string; new: lines?: OrderLine[]|null" in row
+    assert "constructorArgs" not in done.stdout
+
+
+def test_reload_prints_the_tools_each_time(tmp_path: Path) -> None:
+    import threading
+
+    folder = tmp_path / "tools"
+    folder.mkdir()
+    (folder / "first.py").write_text('def first() -> int:\n    """One."""\n    return 1\n')
+    port = free_port()
+    process = subprocess.Popen(
+        [*NAVAI, "serve", "--port", str(port), "--reload", "--folders", "tools"],
+        cwd=tmp_path,
+        env=clean_env(PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+
+    def wait_for(text: str) -> None:
+        deadline = time.monotonic() + 30
+        while not any(text in line for line in lines):
+            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
+
+    try:
+        wait_for("Backend functions (1): first")
+        (folder / "second.py").write_text('def second() -> int:\n    """Two."""\n    return 2\n')
+        wait_for("Backend functions (2): first, second")
+    finally:
+        process.terminate()
+        process.wait(10)
+        reader.join(10)
+        process.stdout.close()
+    output = "".join(lines)
+    assert output.count("Backend functions (1)") == 1, output

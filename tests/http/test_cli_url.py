@@ -17,6 +17,13 @@ from .test_cli import navai
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def served_config() -> dict:
+    # A development server: its listing shows the load warnings (broken.py), which
+    # these tests read through the client.
+    return {"expose_load_warnings": True}
+
+
 def test_functions_lists_the_servers_with_parameters(server: Served) -> None:
     done = navai("functions", "--url", server.url)
     lines = done.stdout.splitlines()

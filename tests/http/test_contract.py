@@ -24,6 +24,14 @@ from .conftest import SERVER_KEY, XI_KEY, Served, default_options, hybrid_option
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture(scope="module", params=["", "/api"], ids=["root", "mounted"])
+def prefix(request: pytest.FixtureRequest) -> str:
+    """Every test also runs with the app mounted under ``/api`` (Starlette ``Mount``,
+    werkzeug's ``DispatcherMiddleware``): a prefix changes nothing but the URL."""
+    return str(request.param)
+
+
 MINT = "/navai/realtime/client-secret"
 LIST = "/navai/functions"
 EXECUTE = "/navai/functions/execute"
@@ -134,7 +142,9 @@ def test_missing_key_is_401(serve_with, fake_openai) -> None:
     options = default_options(fake_openai, openai_api_key=None)
     with serve_with(options) as client:
         body = assert_json_error(client.post(MINT, json={}), 401)
-    assert body == {"error": "Missing API key. Configure openai_api_key or send apiKey in request."}
+    assert body["error"] == "Missing API key. Configure openai_api_key or send apiKey in request."
+    assert "OPENAI_API_KEY" in body["hint"]  # the variable the server's operator sets
+    assert set(body) == {"error", "hint"}
     assert fake_openai.requests == []
 
 
@@ -192,9 +202,14 @@ def test_list_has_items_with_schema_and_warnings(server: Served) -> None:
     assert add["parameters"]["properties"]["a"]["description"] == "The first number."
     assert add["parameters"]["required"] == ["a", "b"]
     assert "context" not in by_name["whoami"]["parameters"].get("properties", {})
-    assert any(
-        w.startswith("[navai] Failed to load app_functions/broken.py") for w in body["warnings"]
-    )
+    # broken.py failed to load: that goes to the server log, not to every caller.
+    assert body["warnings"] == []
+
+
+def test_list_shows_load_warnings_when_asked(serve_with) -> None:
+    with serve_with(expose_load_warnings=True) as client:
+        warnings = client.get(LIST).json()["warnings"]
+    assert any(w.startswith("[navai] Failed to load app_functions/broken.py") for w in warnings)
 
 
 def test_list_is_stable_across_calls(server: Served) -> None:
@@ -305,15 +320,46 @@ def test_a_failed_mint_is_logged_once(server: Served, caplog) -> None:
 
 
 def test_missing_function_name_is_400(server: Served) -> None:
-    for body in ({}, {"function_name": ""}, {"function_name": "   "}, {"function_name": 7}):
+    for body in ({}, {"function_name": ""}, {"function_name": "   "}, {"function_name": None}):
         answer = assert_json_error(server.client.post(EXECUTE, json=body), 400)
         assert answer == {"error": "function_name is required."}
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [(123, "a number"), (True, "a boolean"), (["add"], "an array"), ({"n": 1}, "an object")],
+)
+def test_function_name_of_wrong_type_says_so(server: Served, name, kind: str) -> None:
+    answer = assert_json_error(server.client.post(EXECUTE, json={"function_name": name}), 400)
+    # The contract's message stays (clients match it); the detail names the real problem.
+    assert answer == {
+        "error": "function_name is required.",
+        "details": f"function_name must be a string, not {kind}.",
+    }
 
 
 def test_unknown_function_is_404_with_available_names(server: Served) -> None:
     body = assert_json_error(execute(server, "system"), 404)
     assert body["error"] == "Unknown or disallowed function."
     assert "add" in body["available_functions"]
+    assert body["details"] == "No function named 'system'."
+
+
+def test_unknown_function_suggests_the_closest_name(server: Served) -> None:
+    body = assert_json_error(execute(server, " Ad "), 404)
+    assert body["details"] == "No function named 'Ad'. Did you mean 'add'?"
+    assert assert_json_error(execute(server, "countr_plus"), 404)["details"].endswith(
+        "Did you mean 'counter_plus'?"
+    )
+
+
+@pytest.mark.parametrize("path", [MINT, EXECUTE])
+def test_json_nested_too_deeply_says_so(server: Served, path: str) -> None:
+    content = b'{"payload": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = server.client.post(
+        path, content=content, headers={"content-type": "application/json"}
+    )
+    assert "nested too deeply" in assert_json_error(response, 400)["error"]
 
 
 def test_non_object_payload_is_400(server: Served) -> None:
@@ -472,6 +518,12 @@ def test_options_repr_hides_key() -> None:
     options = NavaiVoiceBackendOptions(openai_api_key=SERVER_KEY)
     assert SERVER_KEY not in repr(options)
     assert urlsplit(options.client_secrets_url).path == "/v1/realtime/client_secrets"
+
+
+def test_a_key_sent_as_a_function_name_is_not_echoed(server: Served) -> None:
+    body = assert_json_error(execute(server, "sk-proj-pasted-by-mistake-1234"), 404)
+    assert "pasted-by-mistake" not in json.dumps(body)
+    assert body["details"] == "No function named 'sk-***'."
 
 
 # --- speech (hybrid voice) ----------------------------------------------------------------

@@ -72,7 +72,7 @@ def test_original_frontend_client_works_unchanged(node_client: Path, server: Ser
         "description": "Add two whole numbers.",
         "source": "app_functions/tools.py#add",
     }
-    assert any("broken.py" in warning for warning in listed["warnings"])
+    assert listed["warnings"] == []  # broken.py's failure is in the server log only
 
     assert out["add"] == {"ok": True, "value": 5}
     assert out["addArgs"] == {"ok": True, "value": 9}

@@ -106,6 +106,17 @@ def apps() -> tuple[object, ...]:
     return starlette_app, wsgi_app, navai.routes
 
 
+def observed() -> object:
+    from prometheus_client import CollectorRegistry
+
+    from navai_adapters import NavaiObserver, current_request_id
+    from navai_adapters.metrics import NavaiMetrics
+
+    observer: NavaiObserver = NavaiMetrics(CollectorRegistry())  # satisfies the protocol
+    request_id: str | None = current_request_id()
+    return create_app(observer=observer, request_log=True), request_id
+
+
 def backend_client_sync(transport: httpx.BaseTransport) -> object:
     with NavaiBackendClient(
         "http://localhost:8000",
