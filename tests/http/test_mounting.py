@@ -185,34 +185,15 @@ def test_uvicorn_root_path_is_honoured(fake_openai) -> None:
 
     uvicorn then reports `path` as `/voice/navai/...` with `root_path` `/voice`, as the ASGI
     spec says; the routes must still match."""
-    import threading
-    import time
-
-    import uvicorn
-
     from navai_adapters.starlette import create_app
 
     app = create_app(default_options(fake_openai), env={}, **FUNCTIONS)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, root_path="/voice", log_level="warning", loop="asyncio"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive()
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            answer = client.post(
-                "/navai/functions/execute",
-                json={"function_name": "add", "payload": {"a": 2, "b": 2}},
-            )
-            assert answer.json()["result"] == 4
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_asgi(app, root_path="/voice") as url, httpx.Client(base_url=url) as client:
+        answer = client.post(
+            "/navai/functions/execute",
+            json={"function_name": "add", "payload": {"a": 2, "b": 2}},
+        )
+        assert answer.json()["result"] == 4
 
 
 @pytest.mark.parametrize(
