@@ -17,9 +17,9 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 import attrs
 import cattrs
@@ -255,6 +255,68 @@ def _check_policy(name: str, value: str, allowed: frozenset[str] | None) -> None
         raise PolicyViolationError(msg)
 
 
+def build_session_config(
+    options: NavaiVoiceBackendOptions,
+    request: CreateClientSecretRequest | None = None,
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The ``session`` object OpenAI is sent, for a mint and for a WebRTC call alike.
+
+    One function decides the session for every way a session is started, so a policy
+    (allowed models and voices, the instructions lines, an output mode) is applied
+    the same way everywhere and changes in one place.
+
+    Args:
+        options: The server's options (defaults and policies).
+        request: What the caller asked for; defaults apply to what it leaves unset.
+        tools: Function tools (``{"type": "function", "name", "description",
+            "parameters"}``) for the session; none when ``None``.
+
+    Returns:
+        ``{"type": "realtime", "model", "instructions", "audio": {"output": {"voice"}}}``,
+        plus ``tools`` when given.
+
+    Raises:
+        PolicyViolationError: The model or voice is outside ``allowed_models`` /
+            ``allowed_voices`` (403).
+    """
+    request = request or CreateClientSecretRequest()
+    model = request.model or options.default_model
+    voice = request.voice or options.default_voice
+    _check_policy("model", model, options.allowed_models)
+    _check_policy("voice", voice, options.allowed_voices)
+    instructions = build_session_instructions(
+        options.default_instructions,
+        instructions=request.instructions,
+        language=request.language,
+        voice_accent=request.voice_accent,
+        voice_tone=request.voice_tone,
+        default_language=options.default_language,
+        default_voice_accent=options.default_voice_accent,
+        default_voice_tone=options.default_voice_tone,
+    )
+    session: dict[str, Any] = {
+        "type": "realtime",
+        "model": model,
+        "instructions": instructions,
+        "audio": {"output": {"voice": voice}},
+    }
+    if tools is not None:
+        session["tools"] = [dict(tool) for tool in tools]
+    return session
+
+
+def upstream_headers(options: NavaiVoiceBackendOptions, api_key: str) -> dict[str, str]:
+    """The headers every upstream call carries: the key, and the organization and project."""
+    headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+    if options.openai_organization:
+        headers["OpenAI-Organization"] = options.openai_organization
+    if options.openai_project:
+        headers["OpenAI-Project"] = options.openai_project
+    return headers
+
+
 def build_client_secret_request(
     options: NavaiVoiceBackendOptions,
     request: CreateClientSecretRequest | None = None,
@@ -277,37 +339,11 @@ def build_client_secret_request(
     """
     request = request or CreateClientSecretRequest()
     api_key = _resolve_api_key(options, request)
-    model = request.model or options.default_model
-    voice = request.voice or options.default_voice
-    _check_policy("model", model, options.allowed_models)
-    _check_policy("voice", voice, options.allowed_voices)
-    instructions = build_session_instructions(
-        options.default_instructions,
-        instructions=request.instructions,
-        language=request.language,
-        voice_accent=request.voice_accent,
-        voice_tone=request.voice_tone,
-        default_language=options.default_language,
-        default_voice_accent=options.default_voice_accent,
-        default_voice_tone=options.default_voice_tone,
-    )
-    headers = {
-        "Authorization": f"Bearer {api_key}",
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-    }
-    if options.openai_organization:
-        headers["OpenAI-Organization"] = options.openai_organization
-    if options.openai_project:
-        headers["OpenAI-Project"] = options.openai_project
+    headers = upstream_headers(options, api_key)
+    headers["Content-Type"] = "application/json"
     body = {
         "expires_after": {"anchor": "created_at", "seconds": options.client_secret_ttl_seconds},
-        "session": {
-            "type": "realtime",
-            "model": model,
-            "instructions": instructions,
-            "audio": {"output": {"voice": voice}},
-        },
+        "session": build_session_config(options, request),
     }
     return ClientSecretUpstreamRequest(
         url=options.client_secrets_url, headers=headers, body=body, secrets=(api_key,)
@@ -320,14 +356,16 @@ def _redact(text: str, secrets: tuple[str, ...]) -> str:
     return _KEY_PATTERN.sub(lambda match: f"{match.group(1)}-***", text)
 
 
-def _upstream_error(status: int, detail: str, secrets: tuple[str, ...] = ()) -> UpstreamError:
+def _upstream_error(
+    status: int, detail: str, secrets: tuple[str, ...] = (), label: str = "client_secrets"
+) -> UpstreamError:
     detail = _redact(detail, secrets)
     if len(detail) > _MAX_UPSTREAM_MESSAGE:
         detail = detail[:_MAX_UPSTREAM_MESSAGE] + "..."
     # An upstream 4xx is the caller's to fix and keeps its status; the rest is a bad gateway.
     http_status = status if 400 <= status < 500 else 502  # noqa: PLR2004
     return UpstreamError(
-        f"OpenAI client_secrets failed ({status}): {detail}",
+        f"OpenAI {label} failed ({status}): {detail}",
         status_code=http_status,
         upstream_status=status,
     )
@@ -410,6 +448,7 @@ class _Answer:
 
 _Outcome: TypeAlias = "_Answer | httpx.TransportError | None"
 _Flow: TypeAlias = Generator["_Send | _Sleep", _Outcome, RealtimeClientSecret]
+_T = TypeVar("_T")
 
 
 def _is_retryable(status: int) -> bool:
@@ -428,12 +467,24 @@ def _retry_after(response: _Answer) -> float | None:
     return seconds if seconds is not None and seconds >= 0 else None
 
 
-def _timed_out(timeout: float) -> UpstreamTimeoutError:
+def _timed_out(timeout: float, label: str = "client_secrets") -> UpstreamTimeoutError:
     return UpstreamTimeoutError(
-        f"OpenAI client_secrets failed (504): no answer within {timeout:g} seconds. "
+        f"OpenAI {label} failed (504): no answer within {timeout:g} seconds. "
         "Check that OpenAI (or OPENAI_BASE_URL) is reachable, or raise NAVAI_OPENAI_TIMEOUT.",
         upstream_status=None,
     )
+
+
+class _Upstream(Protocol):
+    """What the retry flow needs of an upstream call: where, what to scrub, the request."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
+
+    def to_httpx(self, timeout: float) -> httpx.Request: ...
 
 
 def _mint_flow(
@@ -444,35 +495,57 @@ def _mint_flow(
     if request is not None and not isinstance(request, CreateClientSecretRequest):
         request = CreateClientSecretRequest.from_wire(request)
     upstream = build_client_secret_request(options, request)
+
+    def parse(answer: _Answer) -> RealtimeClientSecret:
+        return parse_client_secret_response(
+            answer.status_code, answer.content, secrets=upstream.secrets
+        )
+
+    return (yield from retry_flow(options, upstream, parse, "client_secrets", clock))
+
+
+def retry_flow(
+    options: NavaiVoiceBackendOptions,
+    upstream: _Upstream,
+    parse: Callable[[_Answer], _T],
+    label: str,
+    clock: Callable[[], float] = time.monotonic,
+) -> Generator[_Send | _Sleep, _Outcome, _T]:
+    """Send ``upstream`` with retries and backoff, all within the options' timeout.
+
+    Every upstream call NAVAI makes (minting, WebRTC calls, hangups) walks this flow:
+    connection errors, 408/409/429 and 5xx answers are retried (``Retry-After``
+    honoured), anything else is handed to ``parse``. ``label`` names the call in
+    errors and logs (``OpenAI {label} failed (502): ...``).
+    """
     timeout = options.openai_timeout_seconds
     deadline = clock() + timeout
     policy = options.retry
     for attempt in range(1, policy.max_attempts + 1):
         remaining = deadline - clock()
         if remaining <= 0:
-            raise _timed_out(timeout)
+            raise _timed_out(timeout, label)
         outcome = yield _Send(upstream.to_httpx(remaining), remaining)
         wait: float | None = None
         if isinstance(outcome, httpx.TimeoutException):
-            raise _timed_out(timeout)
+            raise _timed_out(timeout, label)
         if isinstance(outcome, httpx.TransportError):
             url = httpx.URL(upstream.url)  # never the user:password@ of a proxy URL
             host = f"{url.host}:{url.port}" if url.port else url.host
             failure = UpstreamError(
-                f"OpenAI client_secrets failed (502): could not connect to {host}: "
+                f"OpenAI {label} failed (502): could not connect to {host}: "
                 f"{_redact(str(outcome) or type(outcome).__name__, upstream.secrets)}",
                 upstream_status=None,
             )
         else:
             assert outcome is not None
             if not _is_retryable(outcome.status_code):
-                return parse_client_secret_response(
-                    outcome.status_code, outcome.content, secrets=upstream.secrets
-                )
+                return parse(outcome)
             failure = _upstream_error(
                 outcome.status_code,
                 _error_detail(outcome.status_code, outcome.content),
                 upstream.secrets,
+                label,
             )
             wait = _retry_after(outcome)
         if attempt == policy.max_attempts:
@@ -482,7 +555,8 @@ def _mint_flow(
             # Waiting would outlast the timeout: answer now with what OpenAI said.
             raise failure
         logger.warning(
-            "OpenAI client_secrets attempt %d of %d failed (%s); retrying in %.2f s.",
+            "OpenAI %s attempt %d of %d failed (%s); retrying in %.2f s.",
+            label,
             attempt,
             policy.max_attempts,
             failure.message,
@@ -523,8 +597,8 @@ def create_realtime_client_secret(
     flow = _mint_flow(options, request)
     if client is None:
         with httpx.Client() as own_client:
-            return _drive(flow, own_client)
-    return _drive(flow, client)
+            return drive(flow, own_client)
+    return drive(flow, client)
 
 
 # Sync attempts run here so the caller can stop waiting at the deadline: httpx bounds
@@ -559,7 +633,7 @@ def _read_answer(client: httpx.Client, step: _Send) -> _Answer:
 
 
 async def _asend(client: httpx.AsyncClient, step: _Send) -> _Answer:
-    # Not streamed: the caller bounds the whole attempt, body included (see _adrive).
+    # Not streamed: the caller bounds the whole attempt, body included (see adrive).
     response = await client.send(step.request)
     return _Answer(response.status_code, response.headers, response.content)
 
@@ -577,7 +651,8 @@ else:  # Python 3.10
         return await asyncio.wait_for(_asend(client, step), step.timeout)
 
 
-def _drive(flow: _Flow, client: httpx.Client) -> RealtimeClientSecret:
+def drive(flow: Generator[_Send | _Sleep, _Outcome, _T], client: httpx.Client) -> _T:
+    """Walk a :func:`retry_flow` with a blocking client."""
     outcome: _Outcome = None
     try:
         while True:
@@ -591,7 +666,7 @@ def _drive(flow: _Flow, client: httpx.Client) -> RealtimeClientSecret:
             except httpx.TransportError as error:
                 outcome = error
     except StopIteration as done:
-        result: RealtimeClientSecret = done.value
+        result: _T = done.value
         return result
 
 
@@ -609,11 +684,12 @@ async def acreate_realtime_client_secret(
     flow = _mint_flow(options, request)
     if client is None:
         async with httpx.AsyncClient() as own_client:
-            return await _adrive(flow, own_client)
-    return await _adrive(flow, client)
+            return await adrive(flow, own_client)
+    return await adrive(flow, client)
 
 
-async def _adrive(flow: _Flow, client: httpx.AsyncClient) -> RealtimeClientSecret:
+async def adrive(flow: Generator[_Send | _Sleep, _Outcome, _T], client: httpx.AsyncClient) -> _T:
+    """Walk a :func:`retry_flow` with an async client."""
     outcome: _Outcome = None
     try:
         while True:
@@ -630,5 +706,5 @@ async def _adrive(flow: _Flow, client: httpx.AsyncClient) -> RealtimeClientSecre
             except httpx.TransportError as error:
                 outcome = error
     except StopIteration as done:
-        result: RealtimeClientSecret = done.value
+        result: _T = done.value
         return result
