@@ -39,12 +39,12 @@ from navai_core.exceptions import (
     FunctionTimeoutError,
     InvalidArgumentsError,
     NavaiError,
+    SidebandLimitError,
     UnknownFunctionError,
 )
 
 __all__ = [
     "BackgroundLoop",
-    "SidebandLimitError",
     "SidebandManager",
     "session_tools",
     "tool_output",
@@ -54,12 +54,6 @@ logger = logging.getLogger("navai")
 
 _T = TypeVar("_T")
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-
-
-class SidebandLimitError(NavaiError):
-    """Every sideband slot is taken: the call is refused before OpenAI is asked (503)."""
-
-    status_code = 503
 
 
 def session_tools(registry: NavaiFunctionRegistry) -> list[dict[str, Any]]:
