@@ -56,6 +56,7 @@ from navai_core.exceptions import (
 
 __all__ = [
     "CALL_ID_HEADER",
+    "SERVER_TOOLS_HEADER",
     "BodyTooLargeError",
     "NavaiHttpHandler",
     "NavaiRequest",
@@ -89,6 +90,8 @@ _ROUTE_METHODS: Final[dict[RouteName, str]] = {
 _SDP_HEADERS: Final = (("content-type", "application/sdp"), ("cache-control", "no-store"))
 #: The response header carrying a new call's id (CORS exposes it to browsers).
 CALL_ID_HEADER: Final = "x-navai-call-id"
+#: ``on`` when the server runs the call's tools, ``off`` when the client must relay them.
+SERVER_TOOLS_HEADER: Final = "x-navai-server-tools"
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
@@ -659,9 +662,10 @@ class NavaiHttpHandler:
         # The authorize hook's identity, hashed: OpenAI asks for one per end user.
         return hash_safety_identifier(verdict) if isinstance(verdict, str) and verdict else None
 
-    @staticmethod
-    def _call_answer(call_id: str, sdp: str) -> NavaiResponse:
-        return NavaiResponse(201, sdp.encode("utf-8"), (*_SDP_HEADERS, (CALL_ID_HEADER, call_id)))
+    def _call_answer(self, call_id: str, sdp: str) -> NavaiResponse:
+        tools = "on" if self.sidebands is not None else "off"
+        headers = (*_SDP_HEADERS, (CALL_ID_HEADER, call_id), (SERVER_TOOLS_HEADER, tools))
+        return NavaiResponse(201, sdp.encode("utf-8"), headers)
 
     def _create_call(self, plan: _Call, client: httpx.Client, verdict: object) -> NavaiResponse:
         sidebands = self.sidebands

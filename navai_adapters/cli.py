@@ -129,6 +129,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="after startup, freeze the startup heap and collect young objects less often "
         "(navai_adapters.tune_gc; default on)",
     )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="also serve the WebRTC example page at /navai/demo (off by default; for trying "
+        "the calls route from a browser, not for production)",
+    )
     functions_flags(serve)
 
     functions = commands.add_parser("functions", help="list the discovered backend functions")
@@ -377,7 +383,9 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     logging.config.dictConfig(_log_config())
     options = NavaiVoiceBackendOptions.from_env()
-    app = create_app(options)
+    if args.demo:
+        os.environ["NAVAI_DEMO"] = "true"  # for workers and reloads, which build their own app
+    app = _with_demo(create_app(options))
     handler = app.state.navai.handler
     problem = _check_port(args.host, args.port)
     if problem is not None:
@@ -391,6 +399,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  POST {url}{handler.config.functions_execute_path}")
         names = ", ".join(item.name for item in handler.registry.items) or "(none)"
         print(f"Backend functions ({len(handler.registry.items)}): {names}")
+    if handler.config.enable_realtime_calls:
+        tools = "server-side tools on" if handler.sidebands is not None else "tools relayed"
+        print(f"  POST {url}{handler.config.realtime_calls_path} (WebRTC calls, {tools})")
+    if args.demo:
+        print(f"Demo page: {url}{DEMO_PATH}")
     sys.stdout.flush()
     proxy = _proxy_options(handler.config.trusted_proxies)
     if args.workers > 1 or args.reload:
@@ -403,7 +416,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Each worker (or reloaded process) builds its own app from the same environment.
         tuned = args.tune_gc and not args.reload
         uvicorn.run(
-            "navai_adapters.cli:_tuned_app" if tuned else "navai_adapters.starlette:create_app",
+            "navai_adapters.cli:_tuned_app" if tuned else "navai_adapters.cli:_app",
             factory=True,
             host=args.host,
             port=args.port,
@@ -444,10 +457,41 @@ def _proxy_options(trusted: Sequence[object]) -> dict[str, Any]:
 
 def _tuned_app() -> Any:
     """The app factory each ``navai serve --workers N`` process runs: the app, then GC tuning."""
+    app = _app()
+    tune_gc()
+    return app
+
+
+def _app() -> Any:
+    """The app ``navai serve`` runs in a new process: from the environment, demo if asked."""
     from navai_adapters.starlette import create_app  # noqa: PLC0415
 
-    app = create_app()
-    tune_gc()
+    return _with_demo(create_app())
+
+
+DEMO_PATH = "/navai/demo"
+
+
+def _demo_page() -> bytes:
+    """The WebRTC example page: shipped in the package, or the repository's examples/."""
+    shipped = Path(__file__).parent / "_demo" / "index.html"
+    source = Path(__file__).parents[1] / "examples" / "webrtc" / "index.html"
+    return (shipped if shipped.is_file() else source).read_bytes()
+
+
+def _with_demo(app: Any) -> Any:
+    """``app`` with the demo page at :data:`DEMO_PATH` when ``NAVAI_DEMO`` is true."""
+    if not env_bool(os.environ, "NAVAI_DEMO"):
+        return app
+    from starlette.responses import Response  # noqa: PLC0415
+    from starlette.routing import Route  # noqa: PLC0415
+
+    page = _demo_page()
+
+    async def demo(_request: object) -> Response:
+        return Response(page, media_type="text/html", headers={"cache-control": "no-store"})
+
+    app.router.routes.insert(0, Route(DEMO_PATH, demo, methods=["GET"]))
     return app
 
 

@@ -36,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 
 from navai_adapters._http import (
     CALL_ID_HEADER,
+    SERVER_TOOLS_HEADER,
     BodyTooLargeError,
     NavaiHttpHandler,
     NavaiRequest,
@@ -315,7 +316,7 @@ def create_app(
                 allow_origins=list(origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type"],
-                expose_headers=[CALL_ID_HEADER],
+                expose_headers=[CALL_ID_HEADER, SERVER_TOOLS_HEADER],
                 max_age=600,
             )
         )
