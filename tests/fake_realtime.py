@@ -157,6 +157,12 @@ class FakeRealtime:
             self.connects.clear()
             self._failures.clear()
             self.next_script = Script()
+            # Forget finished calls (a long run would keep every call's record otherwise).
+            for call_id in [key for key in self._scripts if key not in self.open_sidebands]:
+                self._scripts.pop(call_id, None)
+                self._ended.pop(call_id, None)
+                self._turns_done.pop(call_id, None)
+                self._received.pop(call_id, None)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Block until ``predicate()`` holds (checked whenever something happens)."""
@@ -224,7 +230,8 @@ class FakeRealtime:
         record.call_id = call_id
         with self._condition:
             self.calls.append(record)
-            self._scripts[call_id] = self.next_script
+            script = self.next_script  # each call plays its own copy
+            self._scripts[call_id] = Script(list(script.turns), script.end_call, script.drop_first)
             self.events[call_id] = []
             self._condition.notify_all()
         self._ended[call_id] = asyncio.Event()
