@@ -37,7 +37,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from uvicorn.config import WS_PROTOCOLS
 
+# uvicorn's sans-I/O websockets protocol (0.35+); older releases only have the legacy one.
+_WS_PROTOCOL = "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS else "websockets"
 ANSWER_SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=FakeOpenAI\r\nt=0 0\r\n"
 
 
@@ -123,7 +126,13 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str, byt
 class FakeRealtime:
     """The fake; use as a context manager. ``url`` is the ``openai_base_url``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, peer: bool = False) -> None:
+        #: Answer offers with a real WebRTC peer (aiortc), so a browser really connects;
+        #: the sideband's events then also go to the browser's data channel.
+        self.peer = peer
+        self._peers: dict[str, Any] = {}
+        self._channels: dict[str, Any] = {}
+        self._channel_open: dict[str, asyncio.Event] = {}
         self.calls: list[RecordedCall] = []
         self.hangups: list[str] = []
         self.events: dict[str, list[dict[str, Any]]] = {}
@@ -235,12 +244,47 @@ class FakeRealtime:
             self.events[call_id] = []
             self._condition.notify_all()
         self._ended[call_id] = asyncio.Event()
+        answer = await self._answer_with_peer(call_id, sdp.decode()) if self.peer else ANSWER_SDP
         return Response(
-            ANSWER_SDP,
+            answer,
             201,
             headers={"Location": f"/v1/realtime/calls/{call_id}"},
             media_type="application/sdp",
         )
+
+    async def _answer_with_peer(self, call_id: str, offer: str) -> str:
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+        from aiortc.contrib.media import MediaBlackhole
+
+        pc = RTCPeerConnection()
+        self._peers[call_id] = pc
+        opened = self._channel_open.setdefault(call_id, asyncio.Event())
+        sink = MediaBlackhole()
+
+        @pc.on("datachannel")
+        def on_channel(channel: Any) -> None:
+            self._channels[call_id] = channel
+            opened.set()
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            sink.addTrack(track)
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await sink.start()  # consume the browser's audio (its tracks came with the offer)
+        return str(pc.localDescription.sdp)
+
+    def _to_browser(self, call_id: str, event: dict[str, Any]) -> None:
+        channel = self._channels.get(call_id)
+        if channel is not None and channel.readyState == "open":
+            channel.send(json.dumps(event))
+
+    async def _close_peers(self) -> None:
+        peers, self._peers = list(self._peers.values()), {}
+        for pc in peers:
+            with contextlib.suppress(Exception):
+                await pc.close()
 
     async def _hangup(self, request: Request) -> Response:
         call_id = request.path_params["call_id"]
@@ -272,6 +316,9 @@ class FakeRealtime:
         ended = self._ended.setdefault(call_id, asyncio.Event())
         reader = asyncio.ensure_future(self._read(call_id, ws))
         try:
+            if self.peer:  # the browser must see the events too: wait for its channel
+                opened = self._channel_open.setdefault(call_id, asyncio.Event())
+                await asyncio.wait_for(opened.wait(), 30)
             for number, step in enumerate(turns):
                 await self._play(ws, step, number)
                 await self._answered(call_id, step, reader)
@@ -292,20 +339,19 @@ class FakeRealtime:
 
     async def _play(self, ws: WebSocket, step: Turn, number: int) -> None:
         response_id = f"resp_{number}"
+        call_id = ws.query_params.get("call_id", "")
         for index, tool_call in enumerate(step.calls):
-            await ws.send_text(
-                json.dumps(
-                    {
-                        "type": "response.function_call_arguments.done",
-                        "response_id": response_id,
-                        "item_id": f"item_{tool_call.call_id}",
-                        "output_index": index,
-                        "call_id": tool_call.call_id,
-                        "name": tool_call.name,
-                        "arguments": tool_call.arguments,
-                    }
-                )
-            )
+            event = {
+                "type": "response.function_call_arguments.done",
+                "response_id": response_id,
+                "item_id": f"item_{tool_call.call_id}",
+                "output_index": index,
+                "call_id": tool_call.call_id,
+                "name": tool_call.name,
+                "arguments": tool_call.arguments,
+            }
+            self._to_browser(call_id, event)
+            await ws.send_text(json.dumps(event))
         output = [
             {
                 "type": "function_call",
@@ -350,9 +396,15 @@ class FakeRealtime:
         with contextlib.suppress(WebSocketDisconnect):
             while True:
                 text = await ws.receive_text()
+                event = json.loads(text)
                 with self._condition:
-                    self.events.setdefault(call_id, []).append(json.loads(text))
+                    self.events.setdefault(call_id, []).append(event)
                     self._condition.notify_all()
+                if event.get("type") == "conversation.item.create":
+                    self._to_browser(call_id, {**event, "type": "conversation.item.added"})
+                elif event.get("type") == "response.create":
+                    transcript = {"type": "response.output_audio_transcript.done"}
+                    self._to_browser(call_id, {**transcript, "transcript": "Done, thanks."})
                 self._received.setdefault(call_id, asyncio.Event()).set()
 
     def app(self) -> Starlette:
@@ -377,7 +429,7 @@ class FakeRealtime:
                 log_level="warning",
                 lifespan="off",
                 loop="asyncio",
-                ws="websockets-sansio",
+                ws=_WS_PROTOCOL,
                 ws_max_size=16 * 1024 * 1024,
             )
         )
@@ -395,6 +447,8 @@ class FakeRealtime:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._peers and self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._close_peers(), self._loop).result(10)
         self._server.should_exit = True
         self._thread.join(10)
 
