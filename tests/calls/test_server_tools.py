@@ -229,3 +229,12 @@ def test_attach_hands_an_ephemeral_key_call_to_the_server(serve) -> None:
         assert first["session"]["type"] == "realtime"
         assert "add" in [tool["name"] for tool in first["session"]["tools"]]
         assert served.fake.outputs(call_id)["a1"]["result"] == 11
+
+
+def test_a_call_openai_refused_gives_its_slot_back(serve) -> None:
+    with serve(server_tools=True, max_sidebands=1) as served:
+        served.fake.fail_calls(400, {"error": {"message": "bad offer"}})
+        refused = served.client.post(CALLS, json={"sdp": OFFER})
+        assert refused.status_code == 400
+        assert served.handler.sidebands.active == 0
+        assert start_call(served)  # the one slot is free

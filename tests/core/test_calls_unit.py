@@ -13,9 +13,11 @@ import respx
 from navai_core import NavaiVoiceBackendOptions, RetryPolicy
 from navai_core._calls import (
     acreate_realtime_call,
+    ahangup_realtime_call,
     build_call_request,
     build_hangup_request,
     create_realtime_call,
+    hangup_realtime_call,
     hash_safety_identifier,
     parse_call_response,
     parse_hangup_response,
@@ -191,3 +193,24 @@ async def test_async_driver_times_out_as_minting_does() -> None:
             await acreate_realtime_call(options(openai_timeout_seconds=0.5), OFFER)
     assert caught.value.status_code == 504
     assert caught.value.message.startswith("OpenAI calls failed (504)")
+
+
+@respx.mock
+def test_hangup_without_a_client_opens_its_own() -> None:
+    route = respx.post("https://api.openai.com/v1/realtime/calls/rtc_7/hangup").mock(
+        return_value=httpx.Response(200)
+    )
+    hangup_realtime_call(options(), "rtc_7")
+    assert route.calls.last.request.headers["authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.asyncio
+async def test_async_hangup_without_a_client_and_a_failure() -> None:
+    with respx.mock:
+        respx.post("https://api.openai.com/v1/realtime/calls/rtc_7/hangup").mock(
+            return_value=httpx.Response(403, json={"error": {"message": "not yours"}})
+        )
+        with pytest.raises(UpstreamError) as caught:
+            await ahangup_realtime_call(options(), "rtc_7")
+    assert caught.value.status_code == 403
+    assert caught.value.message == "OpenAI hangup failed (403): not yours"
