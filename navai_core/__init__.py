@@ -18,6 +18,7 @@ from navai_core._calls import (
 )
 from navai_core._client import (
     AsyncNavaiBackendClient,
+    BackendCall,
     BackendClientSecret,
     BackendFunction,
     BackendFunctionsResult,
@@ -50,6 +51,7 @@ from navai_core._secrets import (
 
 __all__ = [
     "AsyncNavaiBackendClient",
+    "BackendCall",
     "BackendClientSecret",
     "BackendFunction",
     "BackendFunctionsResult",
