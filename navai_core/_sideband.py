@@ -387,8 +387,8 @@ class SidebandManager:
             logger.warning("[navai] OpenAI error on call %s: %s", call.call_id, message)
 
     def _start_tool(self, call: _Call, tool_call: object, name: object, arguments: object) -> None:
-        if not isinstance(tool_call, str) or tool_call in call.tools:
-            return
+        if not isinstance(tool_call, str) or tool_call in call.tools or tool_call in call.answered:
+            return  # each tool call runs once, whichever event announced it first
         task = asyncio.get_running_loop().create_task(
             self._run_tool(call, tool_call, name if isinstance(name, str) else "", arguments)
         )
