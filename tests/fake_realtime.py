@@ -182,7 +182,9 @@ class FakeRealtime:
                 if remaining <= 0:
                     msg = "the fake OpenAI never saw what the test waits for"
                     raise AssertionError(msg)
-                self._condition.wait(remaining)
+                # Woken by every event of the fake; re-checked now and then as well,
+                # for predicates on the backend's state, which the fake cannot signal.
+                self._condition.wait(min(remaining, 0.05))
 
     def _notify(self) -> None:
         with self._condition:
