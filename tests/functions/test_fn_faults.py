@@ -217,6 +217,5 @@ def test_a_context_repr_shows_no_credentials() -> None:
         "x-api-key>, request=<dict>, call_id=None)"
     )
     assert repr(FunctionContext("g", call_id="rtc_1")) == (
-        "FunctionContext(function_name='g', headers=<headers: none>, request=None, "
-        "call_id='rtc_1')"
+        "FunctionContext(function_name='g', headers=<headers: none>, request=None, call_id='rtc_1')"
     )
