@@ -39,8 +39,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from uvicorn.config import WS_PROTOCOLS
 
-# uvicorn's sans-I/O websockets protocol (0.35+); older releases only have the legacy one.
-_WS_PROTOCOL = "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS else "websockets"
+# uvicorn's sans-I/O websockets protocol (0.35+); before it, wsproto: the legacy websockets
+# protocol of older uvicorn releases does not work with websockets 13 and later.
+_WS_PROTOCOL = "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS else "wsproto"
 ANSWER_SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=FakeOpenAI\r\nt=0 0\r\n"
 
 

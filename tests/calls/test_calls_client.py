@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -30,8 +32,11 @@ def test_start_and_hang_up_a_call(serve) -> None:
             assert caught.value.status_code == 400
 
 
-@pytest.mark.asyncio
-async def test_async_twins() -> None:
+def test_async_twins() -> None:
+    asyncio.run(async_twins())
+
+
+async def async_twins() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/hangup"):
             return httpx.Response(200, json={"ok": True})
