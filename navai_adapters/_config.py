@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from navai_adapters._auth import MIN_TOKEN_LENGTH, load_authorize_hook
 from navai_adapters._ratelimit import STORAGE_SCHEMES, redacted_url
 from navai_core._env import env_bool, env_float, env_int, env_list, env_str, from_env
 from navai_core._ratelimit import RATE_LIMIT_ENV, Network, Rate, parse_networks, parse_rates
@@ -15,6 +16,7 @@ from navai_core.exceptions import InvalidOptionError
 
 if TYPE_CHECKING:
     from navai_adapters._http import NavaiRequest
+    from navai_adapters._observe import NavaiObserver
     from navai_core import NavaiFunctionRegistry
 
 __all__ = ["AuthorizeHook", "NavaiServerConfig"]
@@ -39,6 +41,28 @@ def _positive_int(_instance: object, attribute: attrs.Attribute[int], value: obj
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         msg = f"{attribute.name} must be a whole number of at least 1. Received: {value!r}"
         raise InvalidOptionError(msg, option=attribute.name, value=value)
+
+
+def _token(_instance: object, _attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is None:
+        return
+    # The value is a secret: never put it in the message.
+    if (
+        not isinstance(value, str)
+        or len(value) < MIN_TOKEN_LENGTH
+        or value != "".join(value.split())
+    ):
+        msg = (
+            f"auth_token (NAVAI_AUTH_TOKEN) must be at least {MIN_TOKEN_LENGTH} characters "
+            "without spaces (the value is not shown). Generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+        raise InvalidOptionError(msg, option="auth_token", variable="NAVAI_AUTH_TOKEN")
+
+
+def _hook(value: Any) -> Any:
+    # `authorize="myapp.auth:check"` names a hook, as NAVAI_AUTHORIZE does.
+    return load_authorize_hook(value, variable="authorize") if isinstance(value, str) else value
 
 
 def _rate_limits(value: Any) -> dict[str, tuple[Rate, ...]]:
@@ -103,13 +127,32 @@ class NavaiServerConfig:
         client_secret_path: Route minting client secrets (``POST``).
         functions_list_path: Route listing backend functions (``GET``).
         functions_execute_path: Route executing one (``POST``).
+        speech_synthesize_path: Route speaking text through ElevenLabs (``POST``); it
+            answers 404 (saying how to turn it on) unless ``tts_provider`` is ElevenLabs.
         enable_functions: ``False`` removes both functions routes.
         max_body_bytes: Larger request bodies are refused with 413 before being read whole.
         functions_base_dir: Where function folders are looked up (default: working dir).
         functions_folders: Discovery tokens (default: ``src/ai/functions-modules``).
+        agents_folders: Agent folder names: a plain folder token then matches only
+            ``{folder}/{agent}/`` (default: ``NAVAI_AGENTS_FOLDERS``, else every folder).
+        functions_exclude: Globs never scanned (default: ``NAVAI_FUNCTIONS_EXCLUDE``).
         registry: A registry built by the caller; when given, no discovery is done.
-        authorize: Called before every route runs; see :data:`AuthorizeHook`.
+        authorize: Called before every route runs; see :data:`AuthorizeHook`. A string
+            ``"module:function"`` names a hook to import.
         cors_origins: Browser origins allowed by CORS (Starlette adapter only).
+        auth_token: A shared secret every request must send as ``Authorization: Bearer
+            <token>`` (compared in constant time; 401 otherwise). Checked before
+            ``authorize``; both may be set.
+        expose_load_warnings: ``True`` lists the functions' load warnings (file paths,
+            import errors) in ``GET`` listing answers; by default they only go to the log.
+        health_path: Route answering ``{"status": "ok"}`` (``GET``) to load balancers and
+            probes, without authorization and without touching the functions.
+        request_log: ``True`` gives every request an id (the caller's ``X-Request-ID``
+            when plain, else a new one), sends it back as ``X-Request-ID``, puts it on
+            every log line logged while the request is served, and logs one
+            ``navai.access`` line per request.
+        observer: Told of every request, tool call and mint, for metrics; see
+            :class:`navai_adapters.metrics.NavaiMetrics`.
         rate_limits: Rates per route name (``client_secret``, ``functions_execute``,
             ``speech_synthesize``), such as ``{"client_secret": "10/minute;100/day"}``;
             none by default. Needs the ``ratelimit`` extra.
@@ -137,13 +180,23 @@ class NavaiServerConfig:
     client_secret_path: str = attrs.field(default="/navai/realtime/client-secret", validator=_path)
     functions_list_path: str = attrs.field(default="/navai/functions", validator=_path)
     functions_execute_path: str = attrs.field(default="/navai/functions/execute", validator=_path)
+    speech_synthesize_path: str = attrs.field(default="/navai/speech/synthesize", validator=_path)
     enable_functions: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     max_body_bytes: int = attrs.field(default=DEFAULT_MAX_BODY_BYTES, validator=_positive_int)
     functions_base_dir: str | os.PathLike[str] | None = None
     functions_folders: str | tuple[str, ...] | None = None
+    agents_folders: str | tuple[str, ...] | None = None
+    functions_exclude: str | tuple[str, ...] | None = None
     registry: NavaiFunctionRegistry | None = attrs.field(default=None, repr=False)
-    authorize: AuthorizeHook | None = attrs.field(default=None, repr=False)
+    authorize: AuthorizeHook | None = attrs.field(default=None, repr=False, converter=_hook)
     cors_origins: tuple[str, ...] = attrs.field(default=(), converter=_origins)
+    auth_token: str | None = attrs.field(default=None, repr=False, validator=_token)
+    expose_load_warnings: bool = attrs.field(
+        default=False, validator=attrs.validators.instance_of(bool)
+    )
+    health_path: str = attrs.field(default="/navai/health", validator=_path)
+    request_log: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    observer: NavaiObserver | None = attrs.field(default=None, repr=False)
     # Compared, not hashed (a dict): the config stays hashable, as it was.
     rate_limits: dict[str, tuple[Rate, ...]] = attrs.field(
         factory=dict, converter=_rate_limits, hash=False
@@ -169,7 +222,7 @@ class NavaiServerConfig:
     max_sdp_bytes: int = attrs.field(default=64 * 1024, validator=_positive_int)
 
     def __attrs_post_init__(self) -> None:
-        paths = [self.client_secret_path]
+        paths = [self.health_path, self.client_secret_path, self.speech_synthesize_path]
         if self.enable_functions:
             paths.append(self.functions_list_path)
             if self.enable_functions_execute:
@@ -192,9 +245,12 @@ class NavaiServerConfig:
         """Read ``NAVAI_*`` variables; keyword arguments win over them.
 
         Variables: ``NAVAI_CLIENT_SECRET_PATH``, ``NAVAI_FUNCTIONS_LIST_PATH``,
-        ``NAVAI_FUNCTIONS_EXECUTE_PATH``, ``NAVAI_ENABLE_FUNCTIONS``,
+        ``NAVAI_FUNCTIONS_EXECUTE_PATH``, ``NAVAI_SPEECH_SYNTHESIZE_PATH``,
+        ``NAVAI_ENABLE_FUNCTIONS``,
         ``NAVAI_MAX_BODY_BYTES``, ``NAVAI_FUNCTIONS_BASE_DIR``,
-        ``NAVAI_FUNCTIONS_FOLDERS``, ``NAVAI_CORS_ORIGINS``, ``NAVAI_RATE_LIMIT_MINT``,
+        ``NAVAI_FUNCTIONS_FOLDERS``, ``NAVAI_CORS_ORIGINS``, ``NAVAI_AUTH_TOKEN``,
+        ``NAVAI_AUTHORIZE`` (``module:function``), ``NAVAI_EXPOSE_LOAD_WARNINGS``,
+        ``NAVAI_HEALTH_PATH``, ``NAVAI_REQUEST_LOG``, ``NAVAI_RATE_LIMIT_MINT``,
         ``NAVAI_RATE_LIMIT_EXECUTE``, ``NAVAI_RATE_LIMIT_SPEECH``,
         ``NAVAI_RATE_LIMIT_STORAGE``, ``NAVAI_RATE_LIMIT_FAIL_OPEN``,
         ``NAVAI_RATE_LIMIT_STORAGE_TIMEOUT``, ``NAVAI_TRUSTED_PROXIES``,
@@ -225,6 +281,15 @@ class NavaiServerConfig:
             found["sideband_idle_timeout"] = idle
         if (origins := env_list(source, "NAVAI_CORS_ORIGINS")) is not None:
             found["cors_origins"] = origins
+        if (exposed := env_bool(source, "NAVAI_EXPOSE_LOAD_WARNINGS")) is not None:
+            found["expose_load_warnings"] = exposed
+        if (request_log := env_bool(source, "NAVAI_REQUEST_LOG")) is not None:
+            found["request_log"] = request_log
+        if (token := env_str(source, "NAVAI_AUTH_TOKEN")) is not None:
+            found["auth_token"] = token
+        # A hook given in code wins: do not import the one the environment names.
+        if "authorize" not in overrides and (spec := env_str(source, "NAVAI_AUTHORIZE")):
+            found["authorize"] = load_authorize_hook(spec)
         found.update(_rate_limit_env(source))
         try:
             config = cls(**found)
@@ -240,9 +305,11 @@ _ENV_TEXT = {
     "client_secret_path": "NAVAI_CLIENT_SECRET_PATH",
     "functions_list_path": "NAVAI_FUNCTIONS_LIST_PATH",
     "functions_execute_path": "NAVAI_FUNCTIONS_EXECUTE_PATH",
+    "speech_synthesize_path": "NAVAI_SPEECH_SYNTHESIZE_PATH",
     "functions_base_dir": "NAVAI_FUNCTIONS_BASE_DIR",
     "functions_folders": "NAVAI_FUNCTIONS_FOLDERS",
     "realtime_calls_path": "NAVAI_REALTIME_CALLS_PATH",
+    "health_path": "NAVAI_HEALTH_PATH",
 }
 _ENV_BOOL = {
     "enable_realtime_calls": "NAVAI_ENABLE_REALTIME_CALLS",

@@ -6,14 +6,16 @@ into :mod:`navai_core`. The Starlette and WSGI adapters only translate their
 framework's request into a :class:`NavaiRequest` and a :class:`NavaiResponse` back.
 
 :meth:`NavaiHttpHandler.handle` and :meth:`NavaiHttpHandler.ahandle` are the sync and
-async drivers; they differ only in how they wait for the core (minting and running a
-function), as httpx's ``Client`` and ``AsyncClient`` do.
+async drivers; they differ only in how they wait for the core (minting, speaking, and
+running a function), as httpx's ``Client`` and ``AsyncClient`` do.
 """
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import Any, Final, Literal
 
@@ -21,16 +23,23 @@ import attrs
 import httpx
 import msgspec
 
+from navai_adapters._auth import bearer_token_matches
 from navai_adapters._config import NavaiServerConfig
+from navai_adapters._observe import request_id_for, reset_request_id, set_request_id
 from navai_adapters._ratelimit import Decision, RouteLimiter
 from navai_core import (
     CreateClientSecretRequest,
     FunctionContext,
     NavaiFunctionRegistry,
     NavaiVoiceBackendOptions,
+    RealtimeClientSecret,
+    SynthesizedSpeech,
+    SynthesizeSpeechRequest,
     acreate_realtime_client_secret,
+    asynthesize_speech,
     create_realtime_client_secret,
     load_navai_functions,
+    synthesize_speech,
 )
 from navai_core._calls import (
     acreate_realtime_call,
@@ -51,6 +60,7 @@ from navai_core.exceptions import (
     InvalidArgumentsError,
     InvalidRequestError,
     NavaiError,
+    SpeechUnavailableError,
     UnknownFunctionError,
 )
 
@@ -64,14 +74,18 @@ __all__ = [
     "RouteName",
     "UnsupportedMediaTypeError",
     "build_handler",
+    "route_path",
 ]
 
 logger = logging.getLogger("navai")
+access_logger = logging.getLogger("navai.access")
 
 RouteName = Literal[
+    "health",
     "client_secret",
     "functions_list",
     "functions_execute",
+    "speech_synthesize",
     "realtime_calls",
     "realtime_call_hangup",
     "realtime_call_attach",
@@ -80,9 +94,11 @@ RouteName = Literal[
 _JSON_HEADERS: Final = (("content-type", "application/json"),)
 _NO_STORE_HEADERS: Final = (("content-type", "application/json"), ("cache-control", "no-store"))
 _ROUTE_METHODS: Final[dict[RouteName, str]] = {
+    "health": "GET",
     "client_secret": "POST",
     "functions_list": "GET",
     "functions_execute": "POST",
+    "speech_synthesize": "POST",
     "realtime_calls": "POST",
     "realtime_call_hangup": "POST",
     "realtime_call_attach": "POST",
@@ -124,6 +140,9 @@ class NavaiRequest:
         native: The framework's own request object (Starlette ``Request``, WSGI
             ``environ``), handed to backend functions through ``FunctionContext``.
         route: Which NAVAI route matched; set by the handler before ``authorize``.
+        root_path: The prefix the app is mounted under (ASGI ``root_path``, WSGI
+            ``SCRIPT_NAME``), ``""`` at the root. ``path`` is the full path, prefix
+            included; the handler matches routes on what follows the prefix.
         client_address: The address of the connection's other end (a proxy's, behind
             one); rate limits read the client's from ``X-Forwarded-For`` only when this
             is a trusted proxy.
@@ -139,11 +158,15 @@ class NavaiRequest:
     native: Any = attrs.field(default=None, repr=False)
     route: RouteName | None = None
     client_address: str | None = None
+    root_path: str = ""
 
 
 @attrs.frozen
 class NavaiResponse:
-    """One HTTP response: status, headers and a JSON body (already encoded)."""
+    """One HTTP response: status, headers and the body, already encoded.
+
+    The body is JSON, except the speech route's raw audio (``Accept: audio/*``).
+    """
 
     status: int
     body: bytes
@@ -164,10 +187,18 @@ class NavaiResponse:
         """The error shape every route uses: ``{"error": message, ...}``."""
         return cls.json(status, {"error": message, **extra})
 
+    @classmethod
+    def from_error(cls, error: NavaiError) -> NavaiResponse:
+        """``error`` at its status, with its ``hint`` as an extra key when it has one."""
+        if error.hint is None:
+            return cls.error(error.status_code, error.message)
+        return cls.error(error.status_code, error.message, hint=error.hint)
+
 
 @attrs.frozen
 class _Mint:
     request: CreateClientSecretRequest
+    started: float = 0.0  # perf_counter() when an observer times it
 
 
 @attrs.frozen
@@ -175,6 +206,13 @@ class _Execute:
     function_name: str
     payload: dict[str, Any] | None
     context: FunctionContext
+    started: float = 0.0
+
+
+@attrs.frozen
+class _Speak:
+    request: SynthesizeSpeechRequest
+    raw_audio: bool  # answer the audio bytes themselves, not base64 in JSON
 
 
 @attrs.frozen
@@ -195,7 +233,28 @@ class _Attach:
     headers: httpx.Headers
 
 
-_Plan = _Mint | _Execute | _Call | _Hangup | _Attach | NavaiResponse
+_Plan = _Mint | _Execute | _Speak | _Call | _Hangup | _Attach | NavaiResponse
+
+
+def _wants_raw_audio(accept: str | None) -> bool:
+    """Whether ``Accept`` asks for audio and not JSON (``audio/mpeg``, ``audio/*``).
+
+    The original frontend sends no ``Accept``: it gets base64 in JSON, as from the original.
+    """
+    if not accept:
+        return False
+    ranges = [part.split(";", 1)[0].strip().lower() for part in accept.split(",")]
+    return any(item.startswith("audio/") for item in ranges) and not any(
+        item in ("application/json", "application/*") for item in ranges
+    )
+
+
+def _spoken(plan: _Speak, speech: SynthesizedSpeech) -> NavaiResponse:
+    if plan.raw_audio:
+        return NavaiResponse(
+            200, speech.audio, (("content-type", speech.mime_type), ("cache-control", "no-store"))
+        )
+    return NavaiResponse.json(200, speech.to_dict(), _NO_STORE_HEADERS)
 
 
 class NavaiHttpHandler:
@@ -217,7 +276,17 @@ class NavaiHttpHandler:
         self.registry = registry
         self.config = config
         self.max_body_bytes = config.max_body_bytes
-        self._routes: dict[str, RouteName] = {config.client_secret_path: "client_secret"}
+        self._routes: dict[str, RouteName] = {
+            config.health_path: "health",
+            config.client_secret_path: "client_secret",
+            # Always routed: when speech is off it answers a JSON 404 saying how to turn it on.
+            config.speech_synthesize_path: "speech_synthesize",
+        }
+        self._token = config.auth_token.encode("utf-8") if config.auth_token else None
+        self._observer = config.observer
+        # Request ids, the access line and metrics cost a little on every request: only
+        # when asked for.
+        self._watched = config.request_log or config.observer is not None
         if registry is not None:
             self._routes[config.functions_list_path] = "functions_list"
             if config.enable_functions_execute:
@@ -260,8 +329,17 @@ class NavaiHttpHandler:
                 paths.append(f"{self._calls_prefix}{{call_id}}/attach")
         return paths
 
-    def match(self, path: str) -> RouteName | None:
-        """The NAVAI route at ``path``, or ``None`` when the path is not NAVAI's."""
+    def match(self, path: str, root_path: str = "") -> RouteName | None:
+        """The NAVAI route at ``path``, or ``None`` when the path is not NAVAI's.
+
+        Args:
+            path: The full request path.
+            root_path: The prefix the app is mounted under, if any (ASGI ``root_path``,
+                WSGI ``SCRIPT_NAME``); routes are matched below it, the same way for
+                every adapter.
+        """
+        if root_path:
+            path = route_path(path, root_path)
         route = self._routes.get(path)
         if route is None and self._calls_prefix is not None and path.startswith(self._calls_prefix):
             _, _, action = path[len(self._calls_prefix) :].partition("/")
@@ -271,8 +349,12 @@ class NavaiHttpHandler:
                 return "realtime_call_attach"
         return route
 
-    def _call_id(self, path: str) -> str:
+    def _call_id(self, request: NavaiRequest) -> str:
+        """The call id in a hangup or attach path, below any mount prefix."""
         assert self._calls_prefix is not None
+        path = request.path
+        if request.root_path:
+            path = route_path(path, request.root_path)
         return check_call_id(path[len(self._calls_prefix) :].partition("/")[0])
 
     def check_declared_length(self, content_length: str | None) -> NavaiResponse | None:
@@ -336,14 +418,22 @@ class NavaiHttpHandler:
                 # The list takes no input, but a body sent anyway must still be JSON.
                 return self._listing_response()
             if route == "client_secret":
-                return _Mint(CreateClientSecretRequest.from_wire(data))
+                return _Mint(CreateClientSecretRequest.from_wire(data), self._clock())
+            if route == "speech_synthesize":
+                if not self.options.speech_enabled:
+                    error = SpeechUnavailableError()
+                    return NavaiResponse.error(error.status_code, error.message)
+                return _Speak(
+                    SynthesizeSpeechRequest.from_wire(data),
+                    _wants_raw_audio(request.headers.get("accept")),
+                )
             if route == "realtime_call_hangup":
-                return _Hangup(self._call_id(request.path))
+                return _Hangup(self._call_id(request))
             if route == "realtime_call_attach":
-                return _Attach(self._call_id(request.path), request.headers)
+                return _Attach(self._call_id(request), request.headers)
             return self._execute_plan(data, request)
         except InvalidRequestError as error:
-            return NavaiResponse.error(error.status_code, error.message)
+            return NavaiResponse.from_error(error)
 
     def _call_plan(self, request: NavaiRequest) -> _Call:
         """The offer and the session asked for: raw ``application/sdp``, or JSON."""
@@ -380,8 +470,11 @@ class NavaiHttpHandler:
             raise UnsupportedMediaTypeError(msg)
         try:
             data = _decode(body)
-        except (msgspec.DecodeError, RecursionError):
+        except msgspec.DecodeError:
             msg = "Request body is not valid JSON. Send a JSON object."
+            raise InvalidRequestError(msg) from None
+        except RecursionError:
+            msg = "Request body is JSON nested too deeply. Send a flatter JSON object."
             raise InvalidRequestError(msg) from None
         if not isinstance(data, dict):
             msg = "Request body must be a JSON object."
@@ -390,7 +483,14 @@ class NavaiHttpHandler:
 
     def _execute_plan(self, data: dict[str, Any], request: NavaiRequest) -> _Plan:
         name = data.get("function_name")
-        if not isinstance(name, str) or not name.strip():
+        if name is not None and not isinstance(name, str):
+            # The contract's message, which clients match; the detail says what is wrong.
+            return NavaiResponse.error(
+                400,
+                "function_name is required.",
+                details=f"function_name must be a string, not {_json_type(name)}.",
+            )
+        if name is None or not name.strip():
             return NavaiResponse.error(400, "function_name is required.")
         payload = data.get("payload")
         if payload is not None and not isinstance(payload, dict):
@@ -399,7 +499,7 @@ class NavaiHttpHandler:
         context = FunctionContext(
             function_name=name, headers=request.headers, request=request.native
         )
-        return _Execute(name, payload, context)
+        return _Execute(name, payload, context, self._clock())
 
     def _listing_response(self) -> NavaiResponse:
         # The registry's items only change on reload: encode them once per snapshot.
@@ -409,23 +509,32 @@ class NavaiHttpHandler:
         cached = self._listing
         if cached is None or cached[0] is not items:
             body = _encode(
-                {"items": [item.to_dict() for item in items], "warnings": list(registry.warnings)}
+                {"items": [item.to_dict() for item in items], "warnings": self._warnings(registry)}
             )
             self._listing = cached = (items, NavaiResponse(200, body))
         return cached[1]
 
-    def ready_response(self, method: str, path: str) -> NavaiResponse | None:
+    def _warnings(self, registry: NavaiFunctionRegistry) -> list[str]:
+        # File paths and import errors are for the operator (they are logged at load),
+        # not for every caller of the listing, unless the operator asks.
+        return list(registry.warnings) if self.config.expose_load_warnings else []
+
+    def ready_response(self, method: str, path: str, root_path: str = "") -> NavaiResponse | None:
         """The answer to a request without a body, when nothing else of it matters.
 
-        Only the functions listing qualifies, once encoded for the current snapshot, and
-        only without an ``authorize`` hook: it is then the same bytes for every caller.
+        The health route qualifies, and the functions listing, once encoded for the
+        current snapshot, and only without an ``authorize`` hook or token: it is then the
+        same bytes for every caller.
         Adapters may ask this before building a :class:`NavaiRequest` (the listing is
         polled by every client: it is worth skipping the headers and the rest) and send
         the answer as it is; ``None`` means: build the request and call ``handle``.
         """
-        if method != "GET" or self.config.authorize is not None:
+        if method != "GET" or self._watched:
             return None
-        if self._routes.get(path) != "functions_list":
+        route = self.match(path, root_path)
+        if route == "health":
+            return _HEALTHY
+        if route != "functions_list" or self.config.authorize is not None or self._token:
             return None
         cached = self._listing
         if cached is None:
@@ -443,18 +552,52 @@ class NavaiHttpHandler:
         name, source = (
             (definition.name, definition.source) if definition else (plan.function_name, "")
         )
+        if self._observer is not None:
+            self._observer.tool_call(name, "ok", time.perf_counter() - plan.started)
         return NavaiResponse.json(
             200, {"ok": True, "function_name": name, "source": source, "result": result}
         )
 
+    def _minted(self, plan: _Mint, secret: RealtimeClientSecret) -> NavaiResponse:
+        if self._observer is not None:
+            self._observer.upstream(200, time.perf_counter() - plan.started)
+        return NavaiResponse.json(200, secret.to_dict(), _NO_STORE_HEADERS)
+
+    def _clock(self) -> float:
+        return time.perf_counter() if self._observer is not None else 0.0
+
+    def _observe_failure(self, plan: _Mint | _Execute, error: NavaiError) -> None:
+        observer = self._observer
+        assert observer is not None
+        seconds = time.perf_counter() - plan.started
+        if isinstance(plan, _Mint):
+            observer.upstream(error.status_code, seconds)
+            return
+        if isinstance(error, UnknownFunctionError):
+            # Never the asked-for name as a label: callers could make up any number of them.
+            observer.tool_call("(unknown)", "unknown", seconds)
+            return
+        name = getattr(error, "function_name", plan.function_name)
+        observer.tool_call(name, _OUTCOMES.get(type(error), "error"), seconds)
+
     def _failed(
-        self, plan: _Mint | _Execute | _Call | _Hangup | _Attach, error: NavaiError
+        self, plan: _Mint | _Execute | _Speak | _Call | _Hangup | _Attach, error: NavaiError
     ) -> NavaiResponse:
+        # Speech and calls are not measured yet: only mints and tool calls are.
+        if (
+            self._observer is not None
+            and isinstance(plan, (_Mint, _Execute))
+            and not isinstance(error, AuthorizationError)
+        ):
+            self._observe_failure(plan, error)
         if not isinstance(plan, _Execute) or isinstance(error, AuthorizationError):
-            return NavaiResponse.error(error.status_code, error.message)
+            return NavaiResponse.from_error(error)
         if isinstance(error, UnknownFunctionError):
             return NavaiResponse.error(
-                404, "Unknown or disallowed function.", available_functions=error.available
+                404,
+                "Unknown or disallowed function.",
+                available_functions=error.available,
+                details=error.details,
             )
         name = getattr(error, "function_name", plan.function_name)
         if isinstance(error, FunctionExecutionError):
@@ -464,11 +607,11 @@ class NavaiHttpHandler:
         elif isinstance(error, FunctionTimeoutError):
             body = {"error": "Function timed out.", "details": error.message}
         else:
-            return NavaiResponse.error(error.status_code, error.message)
+            return NavaiResponse.from_error(error)
         return NavaiResponse.json(error.status_code, {"ok": False, "function_name": name, **body})
 
     def _route(self, request: NavaiRequest) -> RouteName | NavaiResponse:
-        route = self.match(request.path)
+        route = self.match(request.path, request.root_path)
         if route is None:
             return NavaiResponse.error(404, f"Not found: {request.path}")
         allowed = _ROUTE_METHODS[route]
@@ -489,7 +632,16 @@ class NavaiHttpHandler:
             request.native,
             route,
             request.client_address,
+            request.root_path,
         )
+
+    def _gate(self, route: RouteName, request: NavaiRequest) -> NavaiResponse | None:
+        """Answers that come before the route's work: health, and the shared token."""
+        if route == "health":
+            return _HEALTHY  # for probes: no token, no hook, no registry
+        if self._token is not None and not bearer_token_matches(request.headers, self._token):
+            return _BAD_TOKEN
+        return None
 
     def _refused(self, verdict: object) -> NavaiResponse | None:
         if verdict is False:
@@ -528,9 +680,59 @@ class NavaiHttpHandler:
             request: The request, body read.
             client: The pooled client minting goes through.
         """
+        if not self._watched:
+            return self._handle(request, client)
+        watch = self._begin(request)
+        try:
+            return self._end(watch, request, self._handle(request, client))
+        finally:
+            reset_request_id(watch.token)
+
+    async def ahandle(self, request: NavaiRequest, *, client: httpx.AsyncClient) -> NavaiResponse:
+        """Answer ``request`` (async; for ASGI servers). Same as :meth:`handle`."""
+        if not self._watched:
+            return await self._ahandle(request, client)
+        watch = self._begin(request)
+        try:
+            return self._end(watch, request, await self._ahandle(request, client))
+        finally:
+            reset_request_id(watch.token)
+
+    def _begin(self, request: NavaiRequest) -> _Watch:
+        request_id = request_id_for(request.headers) if self.config.request_log else None
+        return _Watch(time.perf_counter(), request_id, set_request_id(request_id))
+
+    def _end(self, watch: _Watch, request: NavaiRequest, response: NavaiResponse) -> NavaiResponse:
+        seconds = time.perf_counter() - watch.started
+        route = self.match(request.path, request.root_path) or "(none)"
+        if self._observer is not None:
+            self._observer.request(route, request.method, response.status, seconds)
+        if watch.request_id is None:
+            return response
+        access_logger.info(
+            "%s %s %d %.1fms",
+            request.method,
+            request.path,
+            response.status,
+            seconds * 1000,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": response.status,
+                "duration_ms": round(seconds * 1000, 3),
+            },
+        )
+        return NavaiResponse(
+            response.status, response.body, (*response.headers, ("x-request-id", watch.request_id))
+        )
+
+    def _handle(self, request: NavaiRequest, client: httpx.Client) -> NavaiResponse:
         route = self._route(request)
         if isinstance(route, NavaiResponse):
             return route
+        if (gated := self._gate(route, request)) is not None:
+            return gated
         verdict: object = None
         try:
             if self.config.authorize is not None:
@@ -571,7 +773,10 @@ class NavaiHttpHandler:
                 return NavaiResponse.json(202, {"ok": True, "call_id": plan.call_id})
             if isinstance(plan, _Mint):
                 secret = create_realtime_client_secret(self.options, plan.request, client=client)
-                return NavaiResponse.json(200, secret.to_dict(), _NO_STORE_HEADERS)
+                return self._minted(plan, secret)
+            if isinstance(plan, _Speak):
+                speech = synthesize_speech(self.options, plan.request, client=client)
+                return _spoken(plan, speech)
             if isinstance(plan, _Execute):
                 registry = self.registry
                 assert registry is not None
@@ -583,11 +788,12 @@ class NavaiHttpHandler:
         except Exception:
             return _internal_error(request)
 
-    async def ahandle(self, request: NavaiRequest, *, client: httpx.AsyncClient) -> NavaiResponse:
-        """Answer ``request`` (async; for ASGI servers). Same as :meth:`handle`."""
+    async def _ahandle(self, request: NavaiRequest, client: httpx.AsyncClient) -> NavaiResponse:
         route = self._route(request)
         if isinstance(route, NavaiResponse):
             return route
+        if (gated := self._gate(route, request)) is not None:
+            return gated
         verdict: object = None
         try:
             if self.config.authorize is not None:
@@ -633,7 +839,10 @@ class NavaiHttpHandler:
                 secret = await acreate_realtime_client_secret(
                     self.options, plan.request, client=client
                 )
-                return NavaiResponse.json(200, secret.to_dict(), _NO_STORE_HEADERS)
+                return self._minted(plan, secret)
+            if isinstance(plan, _Speak):
+                speech = await asynthesize_speech(self.options, plan.request, client=client)
+                return _spoken(plan, speech)
             if isinstance(plan, _Execute):
                 registry = self.registry
                 assert registry is not None
@@ -734,11 +943,57 @@ class NavaiHttpHandler:
 
     def _answer_error(self, plan: _Plan | None, error: NavaiError) -> NavaiResponse:
         if plan is None or isinstance(plan, NavaiResponse):  # raised by the authorize hook
-            return NavaiResponse.error(error.status_code, error.message)
-        # A failed mint is logged here, once; a failed call was logged by the registry.
+            return NavaiResponse.from_error(error)
+        # A failed mint, synthesis or call is logged here, once; a failed tool by the registry.
         if not isinstance(plan, _Execute) and error.status_code >= 500:  # noqa: PLR2004
             logger.warning("%s", error.message)
         return self._failed(plan, error)
+
+
+@attrs.frozen
+class _Watch:
+    started: float
+    request_id: str | None
+    token: contextvars.Token[str | None]
+
+
+_OUTCOMES: Final[dict[type[NavaiError], str]] = {
+    FunctionExecutionError: "error",
+    InvalidArgumentsError: "invalid_arguments",
+    FunctionTimeoutError: "timeout",
+}
+
+_HEALTHY: Final = NavaiResponse.json(200, {"status": "ok"}, _NO_STORE_HEADERS)
+_BAD_TOKEN: Final = NavaiResponse.json(
+    401,
+    {"error": "This request is not authorized. Send Authorization: Bearer <NAVAI_AUTH_TOKEN>."},
+    (*_JSON_HEADERS, ("www-authenticate", 'Bearer realm="navai"')),
+)
+
+
+def _json_type(value: object) -> str:
+    """What JSON calls ``value``'s type, with an article, for error details."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def route_path(path: str, root_path: str) -> str:
+    """``path`` below ``root_path``: what the routes are matched against.
+
+    As Starlette's ``get_route_path``: a path outside the prefix (an ASGI server that
+    leaves ``root_path`` out of ``path``) is taken as it is, and ``/apix`` is not under
+    ``/api``.
+    """
+    root = root_path.rstrip("/")
+    if not root or not path.startswith(root):
+        return path
+    rest = path[len(root) :]
+    if not rest:
+        return "/"
+    return rest if rest[0] == "/" else path
 
 
 def _internal_error(request: NavaiRequest) -> NavaiResponse:
@@ -781,6 +1036,8 @@ def build_handler(
             base_dir=server_config.functions_base_dir,
             folders=server_config.functions_folders,
             env=env,
+            agents_folders=server_config.agents_folders,
+            exclude=server_config.functions_exclude,
         )
     if not options.openai_api_key and not options.allow_api_key_from_request:
         logger.warning("OPENAI_API_KEY is not set: minting client secrets answers 401 until it is.")

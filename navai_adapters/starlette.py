@@ -43,6 +43,7 @@ from navai_adapters._http import (
     NavaiResponse,
     build_handler,
 )
+from navai_adapters.openapi import merge_openapi, navai_openapi
 from navai_core import NavaiVoiceBackendOptions
 
 __all__ = ["NavaiStarlette", "add_navai_routes", "create_app"]
@@ -99,10 +100,13 @@ class NavaiStarlette:
         """Serve one request: translate, let the handler decide, translate back."""
         handler = self.handler
         raw_headers = scope["headers"]
+        # Under Mount("/api", ...) or `uvicorn --root-path`, the prefix is in root_path:
+        # passed on as it is; the handler matches the routes below it.
+        root_path: str = scope.get("root_path", "")
         length, chunked = _framing(raw_headers)
         bodiless = length is None and not chunked and scope.get("http_version") in _HTTP1
         if bodiless:
-            ready = handler.ready_response(scope["method"], scope["path"])
+            ready = handler.ready_response(scope["method"], scope["path"], root_path)
             if ready is not None:  # the listing: the same bytes for every caller
                 await _send(send, ready)
                 return
@@ -130,6 +134,7 @@ class NavaiStarlette:
             headers=httpx.Headers(raw_headers),
             body=body,
             native=Request(scope),
+            root_path=root_path,
             client_address=client[0] if (client := scope.get("client")) else None,
         )
         response = await handler.ahandle(request, client=self.client)
@@ -281,11 +286,36 @@ def add_navai_routes(
 
     Returns:
         The endpoint serving the routes. Enter ``navai.lifespan()`` inside your app's
-        lifespan so its client is closed at shutdown.
+        lifespan so its client is closed at shutdown. In a FastAPI app, the routes are
+        also described in its OpenAPI schema (``/docs``), with their request and answer
+        schemas and errors.
     """
     navai = NavaiStarlette(build_handler(options, env=env, **config), client)
     app.router.routes.extend(navai.routes)
+    _describe_in_openapi(app, navai.handler)
     return navai
+
+
+def _describe_in_openapi(app: Starlette, handler: NavaiHttpHandler) -> None:
+    """In a FastAPI app, add the routes' description to ``app.openapi()`` (``/docs``).
+
+    Duck-typed on FastAPI's ``openapi()`` and ``openapi_schema``, so FastAPI stays out
+    of NAVAI's dependencies; a plain Starlette app has neither and is left alone.
+    """
+    generate = getattr(app, "openapi", None)
+    if not callable(generate) or not hasattr(app, "openapi_schema"):
+        return
+    target: Any = app
+
+    def openapi() -> dict[str, Any]:
+        if target.openapi_schema is None:
+            # FastAPI builds and caches its schema; NAVAI's part joins it, once.
+            target.openapi_schema = merge_openapi(generate(), navai_openapi(handler))
+        schema: dict[str, Any] = target.openapi_schema
+        return schema
+
+    target.openapi_schema = None  # a schema built before these routes existed
+    target.openapi = openapi
 
 
 def create_app(

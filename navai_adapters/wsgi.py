@@ -70,13 +70,18 @@ class NavaiWSGIApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
         handler = self.handler
-        path = environ.get("PATH_INFO") or "/"
-        if self.fallback is not None and handler.match(path) is None:
+        # Mounted under a prefix (DispatcherMiddleware, gunicorn SCRIPT_NAME), the prefix is
+        # SCRIPT_NAME: passed on, as the ASGI adapter passes root_path; the handler matches
+        # the routes below it.
+        root_path = environ.get("SCRIPT_NAME", "")
+        path = root_path + (environ.get("PATH_INFO") or "/")
+        if self.fallback is not None and handler.match(path, root_path) is None:
             return self.fallback(environ, start_response)
         content_length = environ.get("CONTENT_LENGTH") or None
         response = None
         if content_length is None and "HTTP_TRANSFER_ENCODING" not in environ:
-            response = handler.ready_response(environ.get("REQUEST_METHOD", "GET"), path)
+            method = environ.get("REQUEST_METHOD", "GET")
+            response = handler.ready_response(method, path, root_path)
         if response is None:
             response = handler.check_declared_length(content_length)
         if response is None:
@@ -91,6 +96,7 @@ class NavaiWSGIApp:
                     headers=_headers(environ),
                     body=body,
                     native=environ,
+                    root_path=root_path,
                     client_address=environ.get("REMOTE_ADDR") or None,
                 )
                 response = handler.handle(request, client=self.client)

@@ -1,6 +1,7 @@
 """NAVAI for Python: the core of a backend for OpenAI Realtime voice agents.
 
-It mints short-lived client secrets (so browsers never hold the OpenAI key), turns
+It mints short-lived client secrets (so browsers never hold the OpenAI key), has
+ElevenLabs speak a text-only session's answers (hybrid voice), turns
 Python functions in configured folders into tools, and runs them validated. No web
 framework is imported here; :mod:`navai_adapters` puts this core behind HTTP, and
 :class:`NavaiBackendClient` talks to such a backend from Python.
@@ -23,7 +24,6 @@ from navai_core._client import (
     BackendFunction,
     BackendFunctionsResult,
     NavaiBackendClient,
-    SynthesizedSpeech,
 )
 from navai_core._functions import (
     FunctionContext,
@@ -48,6 +48,16 @@ from navai_core._secrets import (
     create_realtime_client_secret,
     parse_client_secret_response,
 )
+from navai_core._speech import (
+    SpeechUpstreamRequest,
+    SynthesizedSpeech,
+    SynthesizeSpeechRequest,
+    asynthesize_speech,
+    build_speech_request,
+    parse_speech_response,
+    synthesize_speech,
+)
+from navai_core._speech_options import ElevenLabsVoiceSettings
 
 __all__ = [
     "AsyncNavaiBackendClient",
@@ -57,6 +67,7 @@ __all__ = [
     "BackendFunctionsResult",
     "ClientSecretUpstreamRequest",
     "CreateClientSecretRequest",
+    "ElevenLabsVoiceSettings",
     "FunctionContext",
     "FunctionDefinition",
     "NavaiBackendClient",
@@ -65,14 +76,18 @@ __all__ = [
     "RealtimeCall",
     "RealtimeClientSecret",
     "RetryPolicy",
+    "SpeechUpstreamRequest",
+    "SynthesizeSpeechRequest",
     "SynthesizedSpeech",
     "__version__",
     "acreate_realtime_call",
     "acreate_realtime_client_secret",
     "ahangup_realtime_call",
+    "asynthesize_speech",
     "build_client_secret_request",
     "build_session_config",
     "build_session_instructions",
+    "build_speech_request",
     "create_realtime_call",
     "create_realtime_client_secret",
     "exceptions",
@@ -81,6 +96,8 @@ __all__ = [
     "load_navai_functions",
     "navai_function",
     "parse_client_secret_response",
+    "parse_speech_response",
+    "synthesize_speech",
 ]
 
 __version__ = "0.1.0"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets as _secrets
+import time
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
@@ -25,7 +26,11 @@ import msgspec
 from navai_core._options import NavaiVoiceBackendOptions
 from navai_core._secrets import (
     CreateClientSecretRequest,
+    _adrive,
     _Answer,
+    _Api,
+    _call_flow,
+    _drive,
     _error_detail,
     _Outcome,
     _parsed_url,
@@ -33,10 +38,7 @@ from navai_core._secrets import (
     _Send,
     _Sleep,
     _upstream_error,
-    adrive,
     build_session_config,
-    drive,
-    retry_flow,
     upstream_headers,
 )
 from navai_core.exceptions import InvalidRequestError
@@ -63,6 +65,9 @@ __all__ = [
 CALL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 DEFAULT_MAX_SDP_BYTES = 64 * 1024
 _encode = msgspec.json.Encoder().encode
+_HINT = "Check that OpenAI (or OPENAI_BASE_URL) is reachable, or raise NAVAI_OPENAI_TIMEOUT."
+_CALLS = _Api(label="OpenAI calls", timeout_hint=_HINT, error_detail=_error_detail)
+_HANGUP = _Api(label="OpenAI hangup", timeout_hint=_HINT, error_detail=_error_detail)
 
 
 def validate_offer(sdp: object, max_bytes: int = DEFAULT_MAX_SDP_BYTES) -> str:
@@ -266,16 +271,20 @@ def parse_call_response(
             no SDP or no call id in ``Location``.
     """
     if status_code >= 400:  # noqa: PLR2004
-        raise _upstream_error(status_code, _error_detail(status_code, content), secrets, "calls")
+        raise _upstream_error(
+            status_code, _error_detail(status_code, content), secrets, _CALLS.label
+        )
     location = headers.get("location") or ""
     call_id = location.rstrip("/").rsplit("/", 1)[-1]
     if not CALL_ID_PATTERN.fullmatch(call_id):
         raise _upstream_error(
-            status_code, "the answer has no call id in its Location header.", secrets, "calls"
+            status_code, "the answer has no call id in its Location header.", secrets, _CALLS.label
         )
     sdp = content.decode("utf-8", "replace")
     if not sdp.lstrip().startswith("v=0"):
-        raise _upstream_error(status_code, "the answer is not an SDP answer.", secrets, "calls")
+        raise _upstream_error(
+            status_code, "the answer is not an SDP answer.", secrets, _CALLS.label
+        )
     return RealtimeCall(call_id=call_id, sdp=sdp, api_key=secrets[0] if secrets else "")
 
 
@@ -288,10 +297,12 @@ def parse_hangup_response(
         UpstreamError: Any other error answer.
     """
     if status_code >= 400 and status_code != 404:  # noqa: PLR2004
-        raise _upstream_error(status_code, _error_detail(status_code, content), secrets, "hangup")
+        raise _upstream_error(
+            status_code, _error_detail(status_code, content), secrets, _HANGUP.label
+        )
 
 
-def _call_flow(
+def _realtime_call_flow(
     options: NavaiVoiceBackendOptions,
     sdp: str,
     request: CreateClientSecretRequest | Mapping[str, Any] | None,
@@ -309,7 +320,16 @@ def _call_flow(
             answer.status_code, answer.headers, answer.content, secrets=upstream.secrets
         )
 
-    return retry_flow(options, upstream, parse, "calls")
+    return _call_flow(
+        _CALLS,
+        url=upstream.url,
+        secrets=upstream.secrets,
+        make_request=upstream.to_httpx,
+        parse=parse,
+        timeout=options.openai_timeout_seconds,
+        policy=options.retry,
+        clock=time.monotonic,
+    )
 
 
 def _hangup_flow(
@@ -320,7 +340,16 @@ def _hangup_flow(
     def parse(answer: _Answer) -> None:
         parse_hangup_response(answer.status_code, answer.content, secrets=upstream.secrets)
 
-    return retry_flow(options, upstream, parse, "hangup")
+    return _call_flow(
+        _HANGUP,
+        url=upstream.url,
+        secrets=upstream.secrets,
+        make_request=upstream.to_httpx,
+        parse=parse,
+        timeout=options.openai_timeout_seconds,
+        policy=options.retry,
+        clock=time.monotonic,
+    )
 
 
 def create_realtime_call(
@@ -351,11 +380,11 @@ def create_realtime_call(
         UpstreamError: OpenAI failed, after retries (its 4xx status, else 502).
         UpstreamTimeoutError: No answer within the timeout (504).
     """
-    flow = _call_flow(options, sdp, request, tools, safety_identifier)
+    flow = _realtime_call_flow(options, sdp, request, tools, safety_identifier)
     if client is None:
         with httpx.Client() as own_client:
-            return drive(flow, own_client)
-    return drive(flow, client)
+            return _drive(flow, own_client)
+    return _drive(flow, client)
 
 
 async def acreate_realtime_call(
@@ -368,11 +397,11 @@ async def acreate_realtime_call(
     safety_identifier: str | None = None,
 ) -> RealtimeCall:
     """Async twin of :func:`create_realtime_call`; ``client`` is an ``httpx.AsyncClient``."""
-    flow = _call_flow(options, sdp, request, tools, safety_identifier)
+    flow = _realtime_call_flow(options, sdp, request, tools, safety_identifier)
     if client is None:
         async with httpx.AsyncClient() as own_client:
-            return await adrive(flow, own_client)
-    return await adrive(flow, client)
+            return await _adrive(flow, own_client)
+    return await _adrive(flow, client)
 
 
 def hangup_realtime_call(
@@ -391,9 +420,9 @@ def hangup_realtime_call(
     flow = _hangup_flow(options, call_id, api_key)
     if client is None:
         with httpx.Client() as own_client:
-            drive(flow, own_client)
+            _drive(flow, own_client)
             return
-    drive(flow, client)
+    _drive(flow, client)
 
 
 async def ahangup_realtime_call(
@@ -407,6 +436,6 @@ async def ahangup_realtime_call(
     flow = _hangup_flow(options, call_id, api_key)
     if client is None:
         async with httpx.AsyncClient() as own_client:
-            await adrive(flow, own_client)
+            await _adrive(flow, own_client)
             return
-    await adrive(flow, client)
+    await _adrive(flow, client)

@@ -37,6 +37,7 @@ import msgspec
 from navai_core._env import env_str
 from navai_core._options import RetryPolicy
 from navai_core._secrets import CreateClientSecretRequest, _redact
+from navai_core._speech import SynthesizedSpeech
 from navai_core.exceptions import (
     BackendError,
     BackendFunctionError,
@@ -156,27 +157,6 @@ class BackendFunctionsResult:
 
     functions: tuple[BackendFunction, ...] = ()
     warnings: tuple[str, ...] = ()
-
-
-@attrs.frozen(repr=False)
-class SynthesizedSpeech:
-    """Audio the backend synthesized, decoded from its base64.
-
-    Attributes:
-        audio: The audio bytes, ready to play or save.
-        mime_type: Their type, such as ``audio/mpeg``.
-        provider: Who synthesized them (``"elevenlabs"``).
-    """
-
-    audio: bytes
-    mime_type: str
-    provider: str = "elevenlabs"
-
-    def __repr__(self) -> str:
-        return (
-            f"SynthesizedSpeech(provider={self.provider!r}, mime_type={self.mime_type!r}, "
-            f"audio=<{len(self.audio)} bytes>)"
-        )
 
 
 @attrs.frozen(repr=False)

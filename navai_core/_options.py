@@ -14,6 +14,21 @@ from typing import Any
 import attrs
 
 from navai_core._env import env_bool, env_float, env_int, env_list, env_str, from_env
+from navai_core._speech_options import (
+    DEFAULT_ELEVENLABS_BASE_URL,
+    DEFAULT_ELEVENLABS_OUTPUT_FORMAT,
+    DEFAULT_ELEVENLABS_TIMEOUT_SECONDS,
+    DEFAULT_MAX_SPEECH_TEXT_CHARS,
+    SPEECH_ENV,
+    ElevenLabsVoiceSettings,
+    SpeechProvider,
+    check_latency,
+    check_output_format,
+    check_provider,
+    provider,
+    speech_options_from_env,
+    voice_settings,
+)
 from navai_core.exceptions import InvalidOptionError
 
 __all__ = [
@@ -135,13 +150,31 @@ def _check_ttl(_instance: object, _attribute: attrs.Attribute[int], value: objec
         raise _fail("client_secret_ttl_seconds", value, msg)
 
 
-def _check_base_url(_instance: object, _attribute: attrs.Attribute[str], value: str) -> None:
+def _check_base_url(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not value.startswith(("http://", "https://")):
+        example = attribute.default
         msg = (
-            "openai_base_url must be an http:// or https:// URL, such as "
-            f"'{DEFAULT_BASE_URL}'. Received: {safe_url(value)!r}"
+            f"{attribute.name} must be an http:// or https:// URL, such as "
+            f"'{example}'. Received: {safe_url(value)!r}"
         )
-        raise _fail("openai_base_url", value, msg)
+        raise _fail(attribute.name, value, msg)
+
+
+def _elevenlabs_base_url(value: object) -> object:
+    text = _optional_text(value) if isinstance(value, str) else value
+    if text is None:
+        return DEFAULT_ELEVENLABS_BASE_URL
+    return text.rstrip("/") if isinstance(text, str) else text
+
+
+def _output_format(value: str | None) -> str:
+    return _optional_text(value) or DEFAULT_ELEVENLABS_OUTPUT_FORMAT
+
+
+def _positive_int(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{attribute.name} must be a whole number of at least 1. Received: {value!r}"
+        raise _fail(attribute.name, value, msg)
 
 
 def _mask(value: str | None) -> str:
@@ -185,6 +218,18 @@ class NavaiVoiceBackendOptions:
         retry: How failed upstream calls are retried within that bound.
         allowed_models: When set, requests may only ask for these models.
         allowed_voices: When set, requests may only ask for these voices.
+        tts_provider: Who speaks: ``openai`` (the Realtime session's own voice) or
+            ``elevenlabs`` (the session answers in text, and the browser has it spoken
+            through ``POST /navai/speech/synthesize``).
+        elevenlabs_api_key: The server's ElevenLabs key; needed for ``elevenlabs``.
+        elevenlabs_base_url: Where ElevenLabs' REST API is.
+        elevenlabs_voice_id: The voice when a request names none; needed for ``elevenlabs``.
+        elevenlabs_model_id: The model when a request names none (ElevenLabs' default if unset).
+        elevenlabs_output_format: Audio format, such as ``mp3_44100_128`` or ``pcm_16000``.
+        elevenlabs_optimize_streaming_latency: 0 (none) to 4 (most), when set.
+        elevenlabs_voice_settings: Default voice settings; a request's replace them whole.
+        elevenlabs_timeout_seconds: Bound on the whole call to ElevenLabs, retries included.
+        max_speech_text_chars: The longest text one synthesis request may send.
     """
 
     openai_api_key: str | None = attrs.field(
@@ -225,11 +270,65 @@ class NavaiVoiceBackendOptions:
     )
     allowed_models: frozenset[str] | None = attrs.field(default=None, converter=_names)
     allowed_voices: frozenset[str] | None = attrs.field(default=None, converter=_names)
+    tts_provider: SpeechProvider = attrs.field(
+        default="openai", converter=provider, validator=check_provider
+    )
+    elevenlabs_api_key: str | None = attrs.field(
+        default=None, converter=_optional_text, validator=_optional
+    )
+    elevenlabs_base_url: str = attrs.field(
+        default=DEFAULT_ELEVENLABS_BASE_URL,
+        converter=_elevenlabs_base_url,
+        validator=[_text, _check_base_url],
+    )
+    elevenlabs_voice_id: str | None = attrs.field(
+        default=None, converter=_optional_text, validator=_optional
+    )
+    elevenlabs_model_id: str | None = attrs.field(
+        default=None, converter=_optional_text, validator=_optional
+    )
+    elevenlabs_output_format: str = attrs.field(
+        default=DEFAULT_ELEVENLABS_OUTPUT_FORMAT,
+        converter=_output_format,
+        validator=check_output_format,
+    )
+    elevenlabs_optimize_streaming_latency: int | None = attrs.field(
+        default=None, validator=check_latency
+    )
+    elevenlabs_voice_settings: ElevenLabsVoiceSettings | None = attrs.field(
+        default=None,
+        converter=voice_settings,
+        validator=attrs.validators.optional(attrs.validators.instance_of(ElevenLabsVoiceSettings)),
+    )
+    elevenlabs_timeout_seconds: float = attrs.field(
+        default=DEFAULT_ELEVENLABS_TIMEOUT_SECONDS, validator=_positive_number
+    )
+    max_speech_text_chars: int = attrs.field(
+        default=DEFAULT_MAX_SPEECH_TEXT_CHARS, validator=_positive_int
+    )
+
+    def __attrs_post_init__(self) -> None:
+        # The original only notices these at the first request; a server should not start.
+        if self.tts_provider != "elevenlabs":
+            return
+        for option, what in (
+            ("elevenlabs_api_key", "an ElevenLabs API key"),
+            ("elevenlabs_voice_id", "a default ElevenLabs voice id"),
+        ):
+            if getattr(self, option) is None:
+                variable = SPEECH_ENV[option]
+                msg = (
+                    f"tts_provider 'elevenlabs' (NAVAI_TTS_PROVIDER=elevenlabs) needs {what}: "
+                    f"set {option} ({variable})."
+                )
+                raise InvalidOptionError(msg, option=option, variable=variable)
 
     def __repr__(self) -> str:
         shown = {field.name: repr(getattr(self, field.name)) for field in attrs.fields(type(self))}
         shown["openai_api_key"] = _mask(self.openai_api_key)
         shown["openai_base_url"] = repr(safe_url(self.openai_base_url))
+        shown["elevenlabs_api_key"] = _mask(self.elevenlabs_api_key)
+        shown["elevenlabs_base_url"] = repr(safe_url(self.elevenlabs_base_url))
         fields = ", ".join(f"{name}={value}" for name, value in shown.items())
         return f"{type(self).__name__}({fields})"
 
@@ -239,6 +338,11 @@ class NavaiVoiceBackendOptions:
     def client_secrets_url(self) -> str:
         """The upstream endpoint minting goes to."""
         return f"{self.openai_base_url}/realtime/client_secrets"
+
+    @property
+    def speech_enabled(self) -> bool:
+        """Whether the speech route synthesizes: ``tts_provider`` is ElevenLabs."""
+        return self.tts_provider == "elevenlabs"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> NavaiVoiceBackendOptions:
@@ -307,11 +411,14 @@ def get_navai_voice_backend_options_from_env(
         if names is not None:
             kwargs[option] = names
     attempts = env_int(source, _ENV_OTHER["retry.max_attempts"])
+    kwargs.update(speech_options_from_env(source))
     try:
         if attempts is not None:
             kwargs["retry"] = RetryPolicy(max_attempts=attempts)
         return NavaiVoiceBackendOptions(**kwargs)
     except InvalidOptionError as error:
+        if error.variable is not None:
+            raise  # already names its variable (a required one that is missing)
         variable = _variable_of(error.option)
         if variable is None:  # pragma: no cover - every option read here has a variable
             raise
@@ -321,4 +428,6 @@ def get_navai_voice_backend_options_from_env(
 def _variable_of(option: str | None) -> str | None:
     if option == "max_attempts":
         return _ENV_OTHER["retry.max_attempts"]
-    return _ENV_TEXT.get(option or "") or _ENV_OTHER.get(option or "")
+    return (
+        _ENV_TEXT.get(option or "") or _ENV_OTHER.get(option or "") or SPEECH_ENV.get(option or "")
+    )

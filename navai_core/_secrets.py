@@ -14,12 +14,11 @@ import concurrent.futures
 import functools
 import json
 import logging
-import re
 import sys
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any, Protocol, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 import cattrs
@@ -29,7 +28,9 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from navai_core._functions._runner import WorkerPool
 from navai_core._instructions import build_session_instructions
-from navai_core._options import NavaiVoiceBackendOptions
+from navai_core._options import NavaiVoiceBackendOptions, RetryPolicy
+from navai_core._redact import redact_keys
+from navai_core._speech_options import SpeechProvider
 from navai_core.exceptions import (
     InvalidRequestError,
     MissingApiKeyError,
@@ -57,8 +58,6 @@ _REQUEST_KEY_DISABLED = (
 )
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 _MAX_UPSTREAM_MESSAGE = 500
-# OpenAI keys and ephemeral secrets: never echoed, even in the masked form OpenAI uses.
-_KEY_PATTERN = re.compile(r"\b(sk|ek|rk)[-_][A-Za-z0-9_\-*.]{3,}")
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -174,18 +173,29 @@ class RealtimeClientSecret:
         value: The secret a browser uses to open its WebRTC session.
         expires_at: When it expires, in Unix seconds (``None`` if OpenAI sent none).
         session: The session configuration OpenAI answered with.
+        speech_provider: Who speaks the session's answers: ``openai`` (the session's
+            own audio) or ``elevenlabs`` (a text-only session; the client has the text
+            spoken through the speech route).
     """
 
     value: str
     expires_at: int | None = None
     session: Mapping[str, Any] | None = None
+    speech_provider: SpeechProvider = "openai"
 
     def __repr__(self) -> str:
         return f"RealtimeClientSecret(value='***', expires_at={self.expires_at!r})"
 
     def to_dict(self) -> dict[str, Any]:
-        """What the HTTP route answers: ``{"value", "expires_at"}``."""
-        return {"value": self.value, "expires_at": self.expires_at}
+        """What the HTTP route answers: ``{"value", "expires_at", "speech": {"provider"}}``.
+
+        The original frontend (0.1.7) reads ``speech.provider`` to decide who speaks.
+        """
+        return {
+            "value": self.value,
+            "expires_at": self.expires_at,
+            "speech": {"provider": self.speech_provider},
+        }
 
 
 @attrs.frozen(repr=False)
@@ -264,8 +274,8 @@ def build_session_config(
     """The ``session`` object OpenAI is sent, for a mint and for a WebRTC call alike.
 
     One function decides the session for every way a session is started, so a policy
-    (allowed models and voices, the instructions lines, an output mode) is applied
-    the same way everywhere and changes in one place.
+    (allowed models and voices, the instructions lines, the hybrid voice's text-only
+    output) is applied the same way everywhere and changes in one place.
 
     Args:
         options: The server's options (defaults and policies).
@@ -274,7 +284,8 @@ def build_session_config(
             "parameters"}``) for the session; none when ``None``.
 
     Returns:
-        ``{"type": "realtime", "model", "instructions", "audio": {"output": {"voice"}}}``,
+        ``{"type": "realtime", "model", "instructions", "audio": {"output": {"voice"}}}``
+        (``output_modalities: ["text"]`` instead of the audio when ElevenLabs speaks),
         plus ``tools`` when given.
 
     Raises:
@@ -284,8 +295,10 @@ def build_session_config(
     request = request or CreateClientSecretRequest()
     model = request.model or options.default_model
     voice = request.voice or options.default_voice
+    text_only = options.tts_provider == "elevenlabs"
     _check_policy("model", model, options.allowed_models)
-    _check_policy("voice", voice, options.allowed_voices)
+    if not text_only:  # a text-only session has no OpenAI voice to police
+        _check_policy("voice", voice, options.allowed_voices)
     instructions = build_session_instructions(
         options.default_instructions,
         instructions=request.instructions,
@@ -296,19 +309,19 @@ def build_session_config(
         default_voice_accent=options.default_voice_accent,
         default_voice_tone=options.default_voice_tone,
     )
-    session: dict[str, Any] = {
-        "type": "realtime",
-        "model": model,
-        "instructions": instructions,
-        "audio": {"output": {"voice": voice}},
-    }
+    session: dict[str, Any] = {"type": "realtime", "model": model, "instructions": instructions}
+    if text_only:
+        # ElevenLabs speaks: OpenAI answers in text only, and no OpenAI voice is set.
+        session["output_modalities"] = ["text"]
+    else:
+        session["audio"] = {"output": {"voice": voice}}
     if tools is not None:
         session["tools"] = [dict(tool) for tool in tools]
     return session
 
 
 def upstream_headers(options: NavaiVoiceBackendOptions, api_key: str) -> dict[str, str]:
-    """The headers every upstream call carries: the key, and the organization and project."""
+    """The headers every OpenAI call carries: the key, and the organization and project."""
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
     if options.openai_organization:
         headers["OpenAI-Organization"] = options.openai_organization
@@ -353,11 +366,11 @@ def build_client_secret_request(
 def _redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         text = text.replace(secret, "***")
-    return _KEY_PATTERN.sub(lambda match: f"{match.group(1)}-***", text)
+    return redact_keys(text)
 
 
 def _upstream_error(
-    status: int, detail: str, secrets: tuple[str, ...] = (), label: str = "client_secrets"
+    status: int, detail: str, secrets: tuple[str, ...] = (), label: str = "OpenAI client_secrets"
 ) -> UpstreamError:
     detail = _redact(detail, secrets)
     if len(detail) > _MAX_UPSTREAM_MESSAGE:
@@ -365,7 +378,7 @@ def _upstream_error(
     # An upstream 4xx is the caller's to fix and keeps its status; the rest is a bad gateway.
     http_status = status if 400 <= status < 500 else 502  # noqa: PLR2004
     return UpstreamError(
-        f"OpenAI {label} failed ({status}): {detail}",
+        f"{label} failed ({status}): {detail}",
         status_code=http_status,
         upstream_status=status,
     )
@@ -392,7 +405,11 @@ def _error_detail(status: int, content: bytes) -> str:
 
 
 def parse_client_secret_response(
-    status_code: int, content: bytes, *, secrets: tuple[str, ...] = ()
+    status_code: int,
+    content: bytes,
+    *,
+    secrets: tuple[str, ...] = (),
+    speech_provider: SpeechProvider = "openai",
 ) -> RealtimeClientSecret:
     """Turn OpenAI's answer into a :class:`RealtimeClientSecret`, with no IO.
 
@@ -400,6 +417,7 @@ def parse_client_secret_response(
         status_code: The upstream HTTP status.
         content: The upstream body.
         secrets: Strings to scrub from any error message (the key that was sent).
+        speech_provider: The server's ``tts_provider``, carried into the answer.
 
     Raises:
         UpstreamError: OpenAI answered an error (4xx kept, else 502), or its answer is
@@ -420,6 +438,7 @@ def parse_client_secret_response(
         value=value,
         expires_at=expires_at if isinstance(expires_at, int) else None,
         session=session if isinstance(session, dict) else None,
+        speech_provider=speech_provider,
     )
 
 
@@ -447,8 +466,10 @@ class _Answer:
 
 
 _Outcome: TypeAlias = "_Answer | httpx.TransportError | None"
-_Flow: TypeAlias = Generator["_Send | _Sleep", _Outcome, RealtimeClientSecret]
 _T = TypeVar("_T")
+# A flow decides every step of an upstream call; the drivers below only do its IO.
+# Minting has one (_mint_flow); speech synthesis (navai_core._speech) walks another.
+_Flow: TypeAlias = Generator["_Send | _Sleep", _Outcome, _T]
 
 
 def _is_retryable(status: int) -> bool:
@@ -467,74 +488,92 @@ def _retry_after(response: _Answer) -> float | None:
     return seconds if seconds is not None and seconds >= 0 else None
 
 
-def _timed_out(timeout: float, label: str = "client_secrets") -> UpstreamTimeoutError:
+@attrs.frozen
+class _Api:
+    """How one upstream API is named in errors, and how its error bodies read."""
+
+    label: str  # "OpenAI client_secrets": every message starts "{label} failed (STATUS): "
+    timeout_hint: str  # how to fix a timeout
+    error_detail: Callable[[int, bytes], str]
+
+
+_OPENAI = _Api(
+    label="OpenAI client_secrets",
+    timeout_hint=(
+        "Check that OpenAI (or OPENAI_BASE_URL) is reachable, or raise NAVAI_OPENAI_TIMEOUT."
+    ),
+    error_detail=_error_detail,
+)
+
+
+def _timed_out(timeout: float, api: _Api = _OPENAI) -> UpstreamTimeoutError:
     return UpstreamTimeoutError(
-        f"OpenAI {label} failed (504): no answer within {timeout:g} seconds. "
-        "Check that OpenAI (or OPENAI_BASE_URL) is reachable, or raise NAVAI_OPENAI_TIMEOUT.",
+        f"{api.label} failed (504): no answer within {timeout:g} seconds. {api.timeout_hint}",
         upstream_status=None,
     )
-
-
-class _Upstream(Protocol):
-    """What the retry flow needs of an upstream call: where, what to scrub, the request."""
-
-    @property
-    def url(self) -> str: ...
-
-    @property
-    def secrets(self) -> tuple[str, ...]: ...
-
-    def to_httpx(self, timeout: float) -> httpx.Request: ...
 
 
 def _mint_flow(
     options: NavaiVoiceBackendOptions,
     request: CreateClientSecretRequest | Mapping[str, Any] | None,
     clock: Callable[[], float] = time.monotonic,
-) -> _Flow:
+) -> _Flow[RealtimeClientSecret]:
     if request is not None and not isinstance(request, CreateClientSecretRequest):
         request = CreateClientSecretRequest.from_wire(request)
     upstream = build_client_secret_request(options, request)
 
     def parse(answer: _Answer) -> RealtimeClientSecret:
         return parse_client_secret_response(
-            answer.status_code, answer.content, secrets=upstream.secrets
+            answer.status_code,
+            answer.content,
+            secrets=upstream.secrets,
+            speech_provider=options.tts_provider,
         )
 
-    return (yield from retry_flow(options, upstream, parse, "client_secrets", clock))
+    return (
+        yield from _call_flow(
+            _OPENAI,
+            url=upstream.url,
+            secrets=upstream.secrets,
+            make_request=upstream.to_httpx,
+            parse=parse,
+            timeout=options.openai_timeout_seconds,
+            policy=options.retry,
+            clock=clock,
+        )
+    )
 
 
-def retry_flow(
-    options: NavaiVoiceBackendOptions,
-    upstream: _Upstream,
+def _call_flow(
+    api: _Api,
+    *,
+    url: str,
+    secrets: tuple[str, ...],
+    make_request: Callable[[float], httpx.Request],
     parse: Callable[[_Answer], _T],
-    label: str,
-    clock: Callable[[], float] = time.monotonic,
-) -> Generator[_Send | _Sleep, _Outcome, _T]:
-    """Send ``upstream`` with retries and backoff, all within the options' timeout.
+    timeout: float,
+    policy: RetryPolicy,
+    clock: Callable[[], float],
+) -> _Flow[_T]:
+    """Call an upstream within ``timeout`` seconds, retrying as ``policy`` says.
 
-    Every upstream call NAVAI makes (minting, WebRTC calls, hangups) walks this flow:
-    connection errors, 408/409/429 and 5xx answers are retried (``Retry-After``
-    honoured), anything else is handed to ``parse``. ``label`` names the call in
-    errors and logs (``OpenAI {label} failed (502): ...``).
+    Connection errors, 408/409/429 and 5xx are retried; any other answer goes to ``parse``.
     """
-    timeout = options.openai_timeout_seconds
     deadline = clock() + timeout
-    policy = options.retry
     for attempt in range(1, policy.max_attempts + 1):
         remaining = deadline - clock()
         if remaining <= 0:
-            raise _timed_out(timeout, label)
-        outcome = yield _Send(upstream.to_httpx(remaining), remaining)
+            raise _timed_out(timeout, api)
+        outcome = yield _Send(make_request(remaining), remaining)
         wait: float | None = None
         if isinstance(outcome, httpx.TimeoutException):
-            raise _timed_out(timeout, label)
+            raise _timed_out(timeout, api)
         if isinstance(outcome, httpx.TransportError):
-            url = httpx.URL(upstream.url)  # never the user:password@ of a proxy URL
-            host = f"{url.host}:{url.port}" if url.port else url.host
+            parsed = httpx.URL(url)  # never the user:password@ of a proxy URL
+            host = f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
             failure = UpstreamError(
-                f"OpenAI {label} failed (502): could not connect to {host}: "
-                f"{_redact(str(outcome) or type(outcome).__name__, upstream.secrets)}",
+                f"{api.label} failed (502): could not connect to {host}: "
+                f"{_redact(str(outcome) or type(outcome).__name__, secrets)}",
                 upstream_status=None,
             )
         else:
@@ -543,20 +582,20 @@ def retry_flow(
                 return parse(outcome)
             failure = _upstream_error(
                 outcome.status_code,
-                _error_detail(outcome.status_code, outcome.content),
-                upstream.secrets,
-                label,
+                api.error_detail(outcome.status_code, outcome.content),
+                secrets,
+                api.label,
             )
             wait = _retry_after(outcome)
         if attempt == policy.max_attempts:
             raise failure
         wait = policy.backoff(attempt) if wait is None else wait
         if clock() + wait >= deadline:
-            # Waiting would outlast the timeout: answer now with what OpenAI said.
+            # Waiting would outlast the timeout: answer now with what the upstream said.
             raise failure
         logger.warning(
-            "OpenAI %s attempt %d of %d failed (%s); retrying in %.2f s.",
-            label,
+            "%s attempt %d of %d failed (%s); retrying in %.2f s.",
+            api.label,
             attempt,
             policy.max_attempts,
             failure.message,
@@ -597,8 +636,8 @@ def create_realtime_client_secret(
     flow = _mint_flow(options, request)
     if client is None:
         with httpx.Client() as own_client:
-            return drive(flow, own_client)
-    return drive(flow, client)
+            return _drive(flow, own_client)
+    return _drive(flow, client)
 
 
 # Sync attempts run here so the caller can stop waiting at the deadline: httpx bounds
@@ -633,7 +672,7 @@ def _read_answer(client: httpx.Client, step: _Send) -> _Answer:
 
 
 async def _asend(client: httpx.AsyncClient, step: _Send) -> _Answer:
-    # Not streamed: the caller bounds the whole attempt, body included (see adrive).
+    # Not streamed: the caller bounds the whole attempt, body included (see _adrive).
     response = await client.send(step.request)
     return _Answer(response.status_code, response.headers, response.content)
 
@@ -651,8 +690,7 @@ else:  # Python 3.10
         return await asyncio.wait_for(_asend(client, step), step.timeout)
 
 
-def drive(flow: Generator[_Send | _Sleep, _Outcome, _T], client: httpx.Client) -> _T:
-    """Walk a :func:`retry_flow` with a blocking client."""
+def _drive(flow: _Flow[_T], client: httpx.Client) -> _T:
     outcome: _Outcome = None
     try:
         while True:
@@ -684,12 +722,11 @@ async def acreate_realtime_client_secret(
     flow = _mint_flow(options, request)
     if client is None:
         async with httpx.AsyncClient() as own_client:
-            return await adrive(flow, own_client)
-    return await adrive(flow, client)
+            return await _adrive(flow, own_client)
+    return await _adrive(flow, client)
 
 
-async def adrive(flow: Generator[_Send | _Sleep, _Outcome, _T], client: httpx.AsyncClient) -> _T:
-    """Walk a :func:`retry_flow` with an async client."""
+async def _adrive(flow: _Flow[_T], client: httpx.AsyncClient) -> _T:
     outcome: _Outcome = None
     try:
         while True:

@@ -12,7 +12,10 @@ Messages say what was wrong and how to fix it, and never contain an API key.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
+
+from navai_core._redact import redact_keys as _redact_keys
 
 __all__ = [
     "AuthorizationError",
@@ -33,6 +36,7 @@ __all__ = [
     "ResultNotSerializableError",
     "ResultTooLargeError",
     "SidebandLimitError",
+    "SpeechUnavailableError",
     "ToolError",
     "UnknownBackendFunctionError",
     "UnknownFunctionError",
@@ -49,6 +53,9 @@ class NavaiError(Exception):
     """
 
     status_code: int = 500
+    #: How to fix it, for the person who can (an operator, a developer); ``None`` when the
+    #: message says it all. HTTP answers carry it as an extra ``hint`` key.
+    hint: str | None = None
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -119,6 +126,8 @@ class MissingApiKeyError(NavaiError, PermissionError):
     """Neither the server nor (where allowed) the request provides an OpenAI API key."""
 
     status_code = 401
+    # The contract fixes the message; the variable a server operator sets goes here.
+    hint = "Set OPENAI_API_KEY in the server's environment (or openai_api_key in code)."
 
 
 class RequestApiKeyDisabledError(NavaiError, PermissionError):
@@ -164,6 +173,28 @@ class SidebandLimitError(NavaiError):
     status_code = 503
 
 
+# --- speech ------------------------------------------------------------------------------
+
+
+class SpeechUnavailableError(NavaiError, LookupError):
+    """Speech synthesis was asked for, but this server's ``tts_provider`` is not ElevenLabs.
+
+    404: the route is off. The message says how to turn it on.
+    """
+
+    status_code = 404
+
+    def __init__(
+        self,
+        message: str = (
+            "Speech synthesis is off on this server: it needs NAVAI_TTS_PROVIDER=elevenlabs "
+            "(with ELEVENLABS_API_KEY and ELEVENLABS_VOICE_ID), or tts_provider='elevenlabs' "
+            "in code."
+        ),
+    ) -> None:
+        super().__init__(message)
+
+
 # --- backend functions -------------------------------------------------------------------
 
 
@@ -181,6 +212,32 @@ class UnknownFunctionError(NavaiError, LookupError):
         super().__init__("Unknown or disallowed function.")
         self.function_name = function_name
         self.available = list(available)
+
+    @property
+    def suggestion(self) -> str | None:
+        """The available name closest to the one asked for (``dobule`` -> ``double``)."""
+        asked = self.function_name.strip().lower()
+        if not asked or len(asked) > _MAX_SUGGESTED_LENGTH:
+            return None
+        close = difflib.get_close_matches(asked, self.available, n=1, cutoff=0.6)
+        return close[0] if close else None
+
+    @property
+    def details(self) -> str:
+        """The message for a person: which name, and the closest one if any."""
+        shown = self.function_name.strip()
+        if len(shown) > _MAX_SUGGESTED_LENGTH:
+            shown = shown[:_MAX_SUGGESTED_LENGTH] + "..."
+        # The caller's own input, but a key pasted by mistake is not sent back.
+        text = f"No function named {_redact_keys(shown)!r}."
+        if (suggestion := self.suggestion) is not None:
+            text += f" Did you mean {suggestion!r}?"
+        elif not self.available:
+            text += " No functions are loaded."
+        return text
+
+
+_MAX_SUGGESTED_LENGTH = 100  # longer names are no typo of a tool's name
 
 
 class InvalidArgumentsError(NavaiError, ValueError):

@@ -1,4 +1,4 @@
-"""Fixtures shared by the HTTP contract suite and the security suite."""
+"""Fixtures shared by the HTTP contract suite and the security suite: fake upstreams, adapters."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fake_elevenlabs import FakeElevenLabs
 from tests.fake_openai import FakeOpenAI
 
 ADAPTERS = ("starlette", "wsgi")
@@ -15,6 +16,13 @@ ADAPTERS = ("starlette", "wsgi")
 def fake_openai() -> Iterator[FakeOpenAI]:
     """A fake OpenAI on a real socket, one per test module."""
     with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def fake_elevenlabs() -> Iterator[FakeElevenLabs]:
+    """A fake ElevenLabs text-to-speech on a real socket, one per test module."""
+    with FakeElevenLabs() as fake:
         yield fake
 
 

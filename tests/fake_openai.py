@@ -380,7 +380,7 @@ class FakeOpenAI:
         keep_alive = headers.get("connection", "").lower() != "close"
 
         route = path.split("?", 1)[0]
-        if route != CLIENT_SECRETS_PATH:
+        if not self._is_endpoint(route):
             behaviour: Behaviour = Status(404, {"error": {"message": f"Unknown path {route}."}})
         elif method != "POST":
             behaviour = Status(405, {"error": {"message": f"Method {method} not allowed."}})
@@ -392,13 +392,13 @@ class FakeOpenAI:
         if isinstance(behaviour, Drop):
             return False
         if isinstance(behaviour, Trickle):
-            answer = self._answer(behaviour.then, body, keep_alive=False)
+            answer = self._answer(behaviour.then, body, keep_alive=False, path=path)
             for index in range(len(answer)):
                 writer.write(answer[index : index + 1])
                 await writer.drain()
                 await asyncio.sleep(behaviour.interval)
             return False
-        writer.write(self._answer(behaviour, body, keep_alive=keep_alive))
+        writer.write(self._answer(behaviour, body, keep_alive=keep_alive, path=path))
         await writer.drain()
         return keep_alive
 
@@ -419,7 +419,18 @@ class FakeOpenAI:
             raise _BadRequestError from None
         return await reader.readexactly(length) if length > 0 else b""
 
-    def _answer(self, behaviour: Behaviour, request_body: Any, *, keep_alive: bool) -> bytes:
+    def _is_endpoint(self, route: str) -> bool:
+        """Whether ``route`` (a path without query) is the faked endpoint."""
+        return route == CLIENT_SECRETS_PATH
+
+    def _success(self, path: str, request_body: Any) -> tuple[bytes, str]:
+        """The body and content type of a successful answer."""
+        del path
+        return json.dumps(self._minted_secret(request_body)).encode(), "application/json"
+
+    def _answer(
+        self, behaviour: Behaviour, request_body: Any, *, keep_alive: bool, path: str = ""
+    ) -> bytes:
         extra: Mapping[str, str] = {}
         if isinstance(behaviour, Status):
             code = behaviour.code
@@ -434,8 +445,8 @@ class FakeOpenAI:
             code, content_type = 200, "application/json"
             content = b'{"value": "ek_broken", "expires_at": '
         else:
-            code, content_type = 200, "application/json"
-            content = json.dumps(self._minted_secret(request_body)).encode()
+            code = 200
+            content, content_type = self._success(path, request_body)
         lines = [
             f"HTTP/1.1 {code} {_REASONS.get(code, 'Unknown')}",
             f"content-type: {content_type}",

@@ -15,8 +15,11 @@ import waitress.server
 
 
 @contextlib.contextmanager
-def serve_asgi(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread; yield its base URL."""
+def serve_asgi(app: Any, **settings: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a thread; yield its base URL.
+
+    ``settings`` are more ``uvicorn.Config`` arguments (``root_path``, say).
+    """
     # The asyncio loop: uvloop in a non-main thread warns on close under pytest. No
     # WebSocket protocol: NAVAI serves none, and older uvicorn releases import websockets'
     # deprecated legacy module for it (a warning, hence an error here).
@@ -31,6 +34,7 @@ def serve_asgi(app: Any) -> Iterator[str]:
         loop="asyncio",
         ws="none",
         proxy_headers=False,
+        **settings,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

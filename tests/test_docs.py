@@ -1,7 +1,9 @@
 """Every Python example in README.md and docs/ runs, as a reader would run it.
 
 Each block runs in its own process with a fake OpenAI behind OPENAI_BASE_URL, in a
-working directory whose default functions folder holds the bundled examples. A block
+working directory laid out as the repository is where the docs point (``examples/functions``)
+and whose default functions folder holds the same examples. A block must run without a
+load warning. A block
 that is a fragment on purpose says so on the line before it, with the reason:
 ``<!-- not-run: needs a running app -->``.
 """
@@ -22,6 +24,8 @@ from tests.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# The functions registry's load warnings (a client's own "[navai] ..." warnings are fine).
+LOAD_WARNING = re.compile(r"\[navai\] (Failed to load \S+\.py|.*matched no \.py files)")
 BLOCK = re.compile(r"(?P<before>[^\n]*)\n```python\n(?P<code>.*?)\n```", re.DOTALL)
 
 
@@ -51,6 +55,8 @@ def fake() -> Iterator[FakeOpenAI]:
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("reader")
     shutil.copytree(ROOT / "examples" / "functions", where / "src" / "ai" / "functions-modules")
+    # The docs run their examples from the repository's root (`--folders examples/functions`).
+    shutil.copytree(ROOT / "examples" / "functions", where / "examples" / "functions")
     return where
 
 
@@ -70,3 +76,5 @@ def test_example_runs(code: str, fake: FakeOpenAI, workdir: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    # An example that works only by falling back, or with a module failing, is wrong.
+    assert not LOAD_WARNING.search(done.stderr), done.stderr

@@ -96,13 +96,54 @@ def _is_venv(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "pyvenv.cfg"))
 
 
+_GLOB = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
+_GLOB_PIECES = re.compile(r"(\*\*|\*|\?)")
+
+
+def compile_excludes(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regular expression for ``exclude`` globs, matched against relative paths.
+
+    As the original's: ``**`` is any run of characters, ``*`` (and ``?``) stay within a
+    segment, and a folder's path is tried with a trailing ``/`` too, so
+    ``**/tests/**`` skips a whole ``tests`` folder without walking it.
+    """
+    if not patterns:
+        return None
+    parts = []
+    for pattern in patterns:
+        text = pattern.strip().replace("\\", "/").lstrip("/")
+        while text.startswith("./"):
+            text = text[2:]
+        regex = "".join(
+            _GLOB.get(piece) or re.escape(piece) for piece in _GLOB_PIECES.split(text) if piece
+        )
+        parts.append(f"(?:{regex})")
+    return re.compile("|".join(parts))
+
+
 class _Scan:
     """One pass over the tokens: files found, by real path, and warnings."""
 
-    def __init__(self, base: str, warnings: list[str]) -> None:
+    def __init__(
+        self,
+        base: str,
+        warnings: list[str],
+        *,
+        agents: tuple[str, ...] = (),
+        exclude: re.Pattern[str] | None = None,
+    ) -> None:
         self.base = base
         self.warnings = warnings
+        self.agents = agents
+        self.exclude = exclude
         self.found: dict[str, str] = {}  # real path -> relative path
+
+    def excluded(self, relpath: str) -> bool:
+        """Whether an ``exclude`` glob matches the path (or the path as a folder)."""
+        pattern = self.exclude
+        return pattern is not None and (
+            pattern.fullmatch(relpath) is not None or pattern.fullmatch(relpath + "/") is not None
+        )
 
     def outside(self, relpath: str) -> None:
         self.warnings.append(
@@ -119,6 +160,7 @@ class _Scan:
                 "give a path relative to the base directory."
             )
             return None
+        recursive = raw == "..." or raw.endswith("/...")
         if raw == "...":
             raw = ""
         elif raw.endswith("/..."):
@@ -130,7 +172,19 @@ class _Scan:
                 "functions must live inside the base directory."
             )
             return None
-        return sum(self._take(path, rel) for path, rel in self._expand(segments)) > 0
+        plain_folder = not (
+            recursive or _MAGIC.search(raw) or (segments and segments[-1].endswith(".py"))
+        )
+        if self.agents and plain_folder:
+            # As the original's createPathMatcher: with agent folders set, a plain folder
+            # token means only {folder}/{agent}/ for each listed agent.
+            expanded = [[*segments, agent] for agent in self.agents]
+        else:
+            expanded = [segments]
+        return (
+            sum(self._take(path, rel) for parts in expanded for path, rel in self._expand(parts))
+            > 0
+        )
 
     def _expand(self, segments: list[str]) -> Iterator[tuple[str, list[str]]]:
         """Paths the segments name (wildcards matched one segment at a time)."""
@@ -159,7 +213,7 @@ class _Scan:
     def _take(self, path: str, rel: list[str]) -> int:
         """Add the file, or the folder's files; return how many ``.py`` files matched."""
         relpath = "/".join(rel) or "."
-        if not os.path.exists(path):
+        if not os.path.exists(path) or (rel and self.excluded(relpath)):
             return 0
         real = os.path.realpath(path)
         if not _inside(real, self.base):
@@ -201,6 +255,8 @@ class _Scan:
                 if not is_dir and not (name.endswith(".py") and entry.is_file()):
                     continue
                 child_rel = [*rel, name]
+                if self.exclude is not None and self.excluded("/".join(child_rel)):
+                    continue
                 child_real = os.path.join(real, name)
                 if entry.is_symlink():
                     child_real = os.path.realpath(entry.path)
@@ -216,7 +272,12 @@ class _Scan:
 
 
 def collect_sources(
-    base: str, tokens: tuple[str, ...] | None, warnings: list[str]
+    base: str,
+    tokens: tuple[str, ...] | None,
+    warnings: list[str],
+    *,
+    agents: tuple[str, ...] | None = None,
+    exclude: tuple[str, ...] | None = None,
 ) -> list[SourceFile]:
     """The ``.py`` files the folder tokens name, sorted by relative path.
 
@@ -227,11 +288,15 @@ def collect_sources(
         base: The base directory, already resolved with ``os.path.realpath``.
         tokens: The configured tokens; ``None`` or empty for the default folder.
         warnings: Where to append warnings.
+        agents: Agent folder names: a plain folder token then matches only
+            ``{folder}/{agent}/`` for these (``NAVAI_AGENTS_FOLDERS``).
+        exclude: Globs of relative paths never scanned, on top of the built-in skips
+            (``NAVAI_FUNCTIONS_EXCLUDE``).
 
     Returns:
         Files in a stable order, each once even when several tokens name it.
     """
-    scan = _Scan(base, warnings)
+    scan = _Scan(base, warnings, agents=agents or (), exclude=compile_excludes(exclude or ()))
     if tokens:
         unmatched = [token for token in tokens if scan.token(token) is False]
         if scan.found:
@@ -347,6 +412,58 @@ def _class_candidates(
             )
 
 
+def _is_service_object(obj: object) -> bool:
+    """An object whose members may be tools: not a module, routine, class or plain data."""
+    return not (
+        obj is None
+        or isinstance(obj, (ModuleType, str, bytes, int, float, complex, list, tuple, dict, set))
+        or inspect.isroutine(obj)
+        or inspect.isclass(obj)
+    )
+
+
+def _object_candidates(
+    obj: object, export_name: str, prefix: str, require_decorator: bool
+) -> Iterator[Candidate]:
+    """One candidate per public callable member of an object named in ``__all__``.
+
+    Members are the object's own attributes that are Python functions (a namespace of
+    functions, a lambda set on an instance) and the methods of its class, where the
+    class is defined in a scanned module: methods inherited from ``object`` or from a
+    library are not this object's tools, as for classes.
+    """
+    seen: set[str] = set()
+    own = getattr(obj, "__dict__", None)
+    members: list[tuple[str, Any]] = []
+    if isinstance(own, dict):
+        for attr, value in own.items():
+            # Plain functions only: a bound method stored on it (``self.log = logger.info``)
+            # belongs to another object, which nobody listed.
+            if isinstance(attr, str) and inspect.isfunction(value):
+                members.append((attr, value))
+    for klass in type(obj).__mro__:
+        if not klass.__module__.startswith(prefix + "."):
+            continue
+        for attr, value in vars(klass).items():
+            if isinstance(value, (staticmethod, classmethod)) or inspect.isfunction(value):
+                members.append((attr, getattr(obj, attr, None)))
+    for attr, member in members:
+        if attr.startswith("_") or attr in seen or not callable(member):
+            continue
+        seen.add(attr)
+        meta = get_meta(member)
+        if require_decorator and meta is None:
+            continue
+        yield Candidate(
+            qualname=f"{export_name}.{attr}",
+            raw_name=f"{export_name}_{attr}",
+            func=member,
+            owner=None,
+            kind="function",
+            meta=meta,
+        )
+
+
 def exported_candidates(
     module: ModuleType, prefix: str, require_decorator: bool
 ) -> Iterator[Candidate]:
@@ -356,7 +473,10 @@ def exported_candidates(
     module, so ``from os import system`` never becomes a tool, each once (an alias such
     as ``lookup = find_order`` adds no second tool). With ``__all__``: exactly the
     public names it lists, re-exports included, since listing a name there is a
-    deliberate act.
+    deliberate act; an object it lists (neither a class nor a function) gives one tool
+    per public callable member, ``{object}_{member}``, as the original does for an
+    exported object. Only ``__all__`` does that, so a module-level logger or client
+    never turns into tools by accident.
     """
     namespace = vars(module)
     listed = namespace.get("__all__")
@@ -378,6 +498,8 @@ def exported_candidates(
         if inspect.isclass(obj):
             if _is_service_class(obj):
                 yield from _class_candidates(obj, name, prefix, require_decorator)
+        elif not check_origin and _is_service_object(obj):
+            yield from _object_candidates(obj, name, prefix, require_decorator)
         elif inspect.isfunction(obj):
             meta = get_meta(obj)
             if require_decorator and meta is None:

@@ -308,8 +308,9 @@ def split_payload(
        object) keyword ones;
     2. else ``payload.value`` is the single first argument;
     3. else a non-empty payload whose keys are all parameter names is passed by name;
-    4. else a non-empty payload is the first argument; an empty or null payload calls
-       with none.
+       when only some are, the others are refused by name (``unexpected argument``);
+    4. else a non-empty payload (no key a parameter name) is the first argument; an
+       empty or null payload calls with none.
 
     A key of rules 1 and 2 (``args``, ``kwargs``, ``value``) that is also the name of a
     parameter means that parameter: a model that follows the listed schema of
@@ -320,7 +321,7 @@ def split_payload(
 
     Raises:
         InvalidArgumentsError: ``args``/``kwargs``/``value`` mixed with other keys, or
-            of the wrong type.
+            of the wrong type; or keys that name parameters mixed with keys that do not.
     """
     if not payload:
         return (), {}
@@ -350,11 +351,24 @@ def split_payload(
         return (payload["value"],), {}
     if spec.var_keyword is not None or payload.keys() <= fields:
         return (), payload
+    unknown = [key for key in payload if key not in fields]
+    if len(unknown) < len(payload):
+        # Some keys name parameters: the caller meant keyword arguments and sent extra
+        # ones. Say which, instead of passing the whole payload as the first argument.
+        raise InvalidArgumentsError(function_name, _unexpected(unknown, spec, function_name))
     if spec.positional or spec.var_positional is not None:
         return (payload,), {}
     # Nothing takes a positional argument: validate by name, so the error lists the
     # unknown keys instead of a count.
     return (), payload
+
+
+def _unexpected(unknown: list[Any], spec: ParamSpec, function_name: str) -> str:
+    """``unexpected argument 'bogus'; half takes n``."""
+    names = ", ".join(repr(str(key)) for key in unknown)
+    plural = "s" if len(unknown) > 1 else ""
+    takes = ", ".join(field.name for field in spec.field_info)
+    return f"unexpected argument{plural} {names}; {function_name} takes {takes}"
 
 
 def invalid_arguments(function_name: str, message: str, prefix: str = "") -> InvalidArgumentsError:

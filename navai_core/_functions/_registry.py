@@ -180,6 +180,8 @@ class FunctionDefinition:
 class _Settings:
     base_dir: str
     folders: tuple[str, ...] | None
+    agents: tuple[str, ...] | None
+    exclude: tuple[str, ...] | None
     timeout_seconds: float
     require_decorator: bool
     mask_errors: bool
@@ -354,7 +356,13 @@ class _Builder:
                 gc.enable()
 
     def _build(self) -> _Snapshot:
-        sources = collect_sources(self.settings.base_dir, self.settings.folders, self.warnings)
+        sources = collect_sources(
+            self.settings.base_dir,
+            self.settings.folders,
+            self.warnings,
+            agents=self.settings.agents,
+            exclude=self.settings.exclude,
+        )
         taken: set[str] = set()
         pending: list[_Pending] = []
         for source in sources:
@@ -644,6 +652,14 @@ def _check_folders(value: object, source: str) -> tuple[str, ...] | None:
     return cleaned or None
 
 
+def _check_agents(value: object, source: str) -> tuple[str, ...] | None:
+    agents = _check_folders(value, source)
+    for agent in agents or ():
+        if "/" in agent or "\\" in agent or agent in (".", ".."):
+            raise _invalid(source, value, f"{agent!r} is not a folder name (one path segment).")
+    return agents
+
+
 def _check_base_dir(value: object, source: str) -> str:
     if not isinstance(value, (str, os.PathLike)):
         raise _invalid(source, value, "must be a path.")
@@ -677,6 +693,11 @@ class NavaiFunctionRegistry:
             imported. Default: the working directory.
         folders: Folder tokens (a comma-separated string or a sequence); default
             ``src/ai/functions-modules``.
+        agents_folders: Agent folder names; a plain folder token then matches only
+            ``{folder}/{agent}/`` for these agents (as the original's
+            ``NAVAI_AGENTS_FOLDERS``).
+        exclude: Globs of paths (relative to ``base_dir``) never scanned, on top of the
+            built-in skips: ``**/tests/**``, ``src/ai/functions-modules/draft_*.py``.
         timeout_seconds: Default seconds a call may take.
         require_decorator: Expose only ``@navai_function``-marked functions and classes.
         mask_errors: Send a generic message instead of the exception's, except for
@@ -695,6 +716,8 @@ class NavaiFunctionRegistry:
         *,
         base_dir: str | os.PathLike[str] | None = None,
         folders: str | Sequence[str] | None = None,
+        agents_folders: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         require_decorator: bool = False,
         mask_errors: bool = False,
@@ -704,6 +727,8 @@ class NavaiFunctionRegistry:
         self._settings = _Settings(
             base_dir=_check_base_dir(str(Path.cwd()) if base_dir is None else base_dir, "base_dir"),
             folders=_check_folders(folders, "folders"),
+            agents=_check_agents(agents_folders, "agents_folders"),
+            exclude=_check_folders(exclude, "exclude"),
             timeout_seconds=_check_timeout(timeout_seconds, "timeout_seconds"),
             require_decorator=_check_bool(require_decorator, "require_decorator"),
             mask_errors=_check_bool(mask_errors, "mask_errors"),
@@ -743,6 +768,16 @@ class NavaiFunctionRegistry:
     def folders(self) -> tuple[str, ...] | None:
         """The configured folder tokens (``None``: the default folder)."""
         return self._settings.folders
+
+    @property
+    def agents_folders(self) -> tuple[str, ...] | None:
+        """The agent folder names (``None``: every folder under a token)."""
+        return self._settings.agents
+
+    @property
+    def exclude(self) -> tuple[str, ...] | None:
+        """The configured ``exclude`` globs."""
+        return self._settings.exclude
 
     @property
     def timeout_seconds(self) -> float:
@@ -1012,6 +1047,8 @@ def load_navai_functions(
     folders: str | Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
     *,
+    agents_folders: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] | None = None,
     timeout_seconds: float | None = None,
     require_decorator: bool | None = None,
     mask_errors: bool | None = None,
@@ -1027,6 +1064,8 @@ def load_navai_functions(
     ===================================  ==========================================
     ``NAVAI_FUNCTIONS_BASE_DIR``         the working directory
     ``NAVAI_FUNCTIONS_FOLDERS``          ``src/ai/functions-modules``
+    ``NAVAI_AGENTS_FOLDERS``             none (every folder under a token)
+    ``NAVAI_FUNCTIONS_EXCLUDE``          none (only the built-in skips)
     ``NAVAI_FUNCTION_TIMEOUT``           ``30`` (seconds, above 0)
     ``NAVAI_FUNCTIONS_REQUIRE_DECORATOR``  ``false``
     ``NAVAI_MASK_FUNCTION_ERRORS``       ``false``
@@ -1042,6 +1081,8 @@ def load_navai_functions(
         base_dir: The directory folder tokens are relative to.
         folders: Folder tokens: a comma-separated string or a sequence of tokens.
         env: Where to read variables; ``os.environ`` when omitted.
+        agents_folders: Agent folder names (see :class:`NavaiFunctionRegistry`).
+        exclude: Globs of relative paths never scanned.
         timeout_seconds: Default seconds a call may take.
         require_decorator: Expose only ``@navai_function``-marked names.
         mask_errors: Hide exception messages (other than ToolError's) from callers.
@@ -1068,6 +1109,16 @@ def load_navai_functions(
         if folders is not None
         else env_list(env, "NAVAI_FUNCTIONS_FOLDERS")
     )
+    agents = (
+        _check_agents(agents_folders, "agents_folders")
+        if agents_folders is not None
+        else _check_agents(env_str(env, "NAVAI_AGENTS_FOLDERS"), "NAVAI_AGENTS_FOLDERS")
+    )
+    excludes = (
+        _check_folders(exclude, "exclude")
+        if exclude is not None
+        else env_list(env, "NAVAI_FUNCTIONS_EXCLUDE")
+    )
     if timeout_seconds is None:
         timeout_seconds = env_float(env, "NAVAI_FUNCTION_TIMEOUT")
         if timeout_seconds is not None:
@@ -1090,6 +1141,8 @@ def load_navai_functions(
     return NavaiFunctionRegistry(
         base_dir=base,
         folders=tokens,
+        agents_folders=agents,
+        exclude=excludes,
         timeout_seconds=DEFAULT_TIMEOUT_SECONDS if timeout_seconds is None else timeout_seconds,
         require_decorator=False if require_decorator is None else require_decorator,
         mask_errors=False if mask_errors is None else mask_errors,

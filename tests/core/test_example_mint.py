@@ -49,7 +49,8 @@ def test_prints_the_secret(fake_openai: FakeOpenAI) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     printed = json.loads(result.stdout)
-    assert set(printed) == {"value", "expires_at"}
+    assert set(printed) == {"value", "expires_at", "speech"}
+    assert printed["speech"] == {"provider": "openai"}
     assert printed["value"] == "ek_test_1"
     assert before + 600 <= printed["expires_at"] <= int(time.time()) + 600
 

@@ -43,6 +43,16 @@ KEY = "sk-proj-server-secret-0123456789"
         ),
         ("allowed_models", None),
         ("allowed_voices", None),
+        ("tts_provider", "openai"),
+        ("elevenlabs_api_key", None),
+        ("elevenlabs_base_url", "https://api.elevenlabs.io"),
+        ("elevenlabs_voice_id", None),
+        ("elevenlabs_model_id", None),
+        ("elevenlabs_output_format", "mp3_44100_128"),
+        ("elevenlabs_optimize_streaming_latency", None),
+        ("elevenlabs_voice_settings", None),
+        ("elevenlabs_timeout_seconds", 30),
+        ("max_speech_text_chars", 5000),
     ],
 )
 def test_default(field: str, expected: object) -> None:
@@ -69,6 +79,16 @@ def test_every_field_has_a_tested_default() -> None:
         "retry",
         "allowed_models",
         "allowed_voices",
+        "tts_provider",
+        "elevenlabs_api_key",
+        "elevenlabs_base_url",
+        "elevenlabs_voice_id",
+        "elevenlabs_model_id",
+        "elevenlabs_output_format",
+        "elevenlabs_optimize_streaming_latency",
+        "elevenlabs_voice_settings",
+        "elevenlabs_timeout_seconds",
+        "max_speech_text_chars",
     }
 
 

@@ -463,7 +463,11 @@ def test_success(mint: Mint, upstream: respx.Route) -> None:
     assert secret == RealtimeClientSecret(
         value="ek_68a1b2c3", expires_at=1750000000, session=SESSION
     )
-    assert secret.to_dict() == {"value": "ek_68a1b2c3", "expires_at": 1750000000}
+    assert secret.to_dict() == {
+        "value": "ek_68a1b2c3",
+        "expires_at": 1750000000,
+        "speech": {"provider": "openai"},
+    }
     assert upstream.call_count == 1
     request = sent(upstream)
     assert request.method == "POST"

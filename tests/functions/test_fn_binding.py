@@ -47,6 +47,10 @@ def no_args() -> str:
     return "none"
 
 
+def half(n: int) -> float:
+    return n / 2
+
+
 def keyword_only(*, size: int) -> int:
     return size
 
@@ -162,6 +166,25 @@ def test_rule_4_payload_is_the_first_argument(registry):
         registry.execute("one_arg", {"unknown": 1})
 
 
+def test_extra_keys_beside_parameter_names_are_named(registry):
+    # Not "parameter 'n': Expected `int`, got `object`" from rule 4: the caller meant n.
+    with pytest.raises(InvalidArgumentsError) as caught:
+        registry.execute("half", {"n": 2, "bogus": 1})
+    assert str(caught.value) == (
+        "Invalid arguments for 'half': unexpected argument 'bogus'; half takes n"
+    )
+    with pytest.raises(
+        InvalidArgumentsError,
+        match="unexpected arguments 'colour', 'shade'; typed takes count, flag, ratio",
+    ):
+        registry.execute("typed", {"count": 1, "colour": "red", "shade": 2})
+    with pytest.raises(InvalidArgumentsError, match="unexpected argument 'colour'; keyword_only"):
+        registry.execute("keyword_only", {"size": 1, "colour": "red"})
+    # Keys that match no parameter at all still make the payload the first argument.
+    assert registry.execute("takes_object", {"k": 1}) == {"k": 1}
+    assert registry.execute("half", {"n": 3}) == 1.5
+
+
 def test_empty_or_null_payload_calls_with_no_arguments(registry):
     assert registry.execute("no_args") == "none"
     assert registry.execute("no_args", {}) == "none"
@@ -218,7 +241,11 @@ def test_names_are_trimmed_and_case_insensitive(registry):
         ({"count": 1, "flag": 0}, "flag", "Expected `bool`, got `int`"),
         ({"count": 1, "ratio": "1.5"}, "ratio", "Expected `float`, got `str`"),
         ({"flag": True}, "count", "missing required argument"),
-        ({"count": 1, "bogus": 2}, None, None),
+        (
+            {"count": 1, "bogus": 2},
+            None,
+            "unexpected argument 'bogus'; typed takes count, flag, ratio",
+        ),
     ],
 )
 def test_strictness(registry, payload, parameter, reason):
@@ -227,8 +254,9 @@ def test_strictness(registry, payload, parameter, reason):
     error = caught.value
     assert error.function_name == "typed"
     assert error.status_code == 400
-    if parameter is None:  # rule 4: the object becomes ``count`` and is refused
-        assert error.parameter == "count"
+    if parameter is None:  # an unknown key beside known ones: named, no parameter at fault
+        assert (error.parameter, error.reason) == (None, reason)
+        assert str(error) == f"Invalid arguments for 'typed': {reason}"
     else:
         assert (error.parameter, error.reason) == (parameter, reason)
         assert str(error) == f"Invalid arguments for 'typed': parameter {parameter!r}: {reason}"

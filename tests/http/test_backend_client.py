@@ -19,11 +19,19 @@ from navai_core.exceptions import (
     BackendUnavailableError,
     UnknownBackendFunctionError,
 )
+from tests.fake_elevenlabs import fake_audio
 from tests.fake_openai import status
 
 from .conftest import SERVER_KEY, Served, default_options
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def served_config() -> dict:
+    # A development server: its listing shows the load warnings (broken.py), which
+    # these tests read through the client.
+    return {"expose_load_warnings": True}
 
 
 @pytest.fixture
@@ -181,3 +189,27 @@ def test_a_backend_that_is_not_there() -> None:
             client.execute_function("add")
         (warning,) = client.list_functions().warnings
         assert warning.startswith("[navai] Failed to load backend functions: Could not reach")
+
+
+# --- hybrid voice: the Python client against our speech route ---------------------------------
+
+
+def test_hybrid_voice_through_the_client(hybrid) -> None:
+    server, eleven = hybrid
+    with NavaiBackendClient(server.url) as backend:
+        secret = backend.create_client_secret()
+        speech = backend.synthesize_speech("Hola", voice_id="voice-b", output_format="pcm_16000")
+    assert secret.speech_provider == "elevenlabs"
+    assert server.fake.requests[-1].body["session"]["output_modalities"] == ["text"]
+    assert (speech.provider, speech.mime_type) == ("elevenlabs", "audio/pcm")
+    assert speech.audio == fake_audio("voice-b", "Hola")
+    assert eleven.requests[-1].path == "/v1/text-to-speech/voice-b?output_format=pcm_16000"
+
+
+@pytest.mark.asyncio
+async def test_speech_errors_reach_the_async_client_as_backend_errors(server: Served) -> None:
+    async with AsyncNavaiBackendClient(server.url) as backend:
+        with pytest.raises(BackendError) as caught:
+            await backend.synthesize_speech("Hola")
+    assert caught.value.status_code == 404
+    assert "NAVAI_TTS_PROVIDER=elevenlabs" in caught.value.error

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fake_elevenlabs import FakeElevenLabs, fake_audio
 from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,9 @@ NAVAI = [sys.executable, "-m", "navai_adapters"]
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "NAVAI_"))
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OPENAI_", "NAVAI_", "ELEVENLABS_"))
     }
     env.update(extra)
     return env
@@ -95,7 +98,8 @@ def test_call_prints_the_result() -> None:
     [
         (["call", "add", "--payload", "{oops"], 2, "--payload is not valid JSON"),
         (["call", "add", "--payload", "[1]"], 2, "--payload must be a JSON object"),
-        (["call", "nope"], 1, "Unknown or disallowed function."),
+        (["call", "nope"], 1, "Unknown or disallowed function. No function named 'nope'."),
+        (["call", "ad"], 1, "No function named 'ad'. Did you mean 'add'?"),
         (["call", "add", "--payload", '{"a": "two", "b": 1}'], 1, "Invalid arguments for 'add'"),
         (["call", "explode"], 1, "the widget is broken"),
     ],
@@ -122,10 +126,71 @@ def test_mint_prints_the_secret() -> None:
     assert "sk-cli-test-key" not in done.stdout + done.stderr
 
 
+def test_speak_writes_the_audio(tmp_path: Path) -> None:
+    with FakeElevenLabs() as fake:
+        env = clean_env(
+            NAVAI_TTS_PROVIDER="elevenlabs",
+            ELEVENLABS_API_KEY="sk_cli-eleven-key-123456",
+            ELEVENLABS_VOICE_ID="voice-1",
+            ELEVENLABS_BASE_URL=fake.url,
+        )
+        out = tmp_path / "hi.pcm"
+        done = navai("speak", "Hi there", "--out", str(out), "--format", "pcm_16000", env=env)
+        assert done.returncode == 0, done.stderr
+        [sent] = fake.requests
+    assert json.loads(done.stdout) == {
+        "mimeType": "audio/pcm",
+        "bytes": len(out.read_bytes()),
+        "out": str(out),
+    }
+    assert out.read_bytes() == fake_audio("voice-1", "Hi there")
+    assert sent.path == "/v1/text-to-speech/voice-1?output_format=pcm_16000"
+    assert "sk_cli-eleven-key" not in done.stdout + done.stderr
+
+
+def test_speak_without_the_provider_says_how(tmp_path: Path) -> None:
+    done = navai("speak", "Hi", "--out", str(tmp_path / "x.mp3"))
+    assert done.returncode == 1
+    assert "NAVAI_TTS_PROVIDER=elevenlabs" in done.stderr
+    assert not (tmp_path / "x.mp3").exists()
+
+
+def test_speak_with_elevenlabs_but_no_key_is_a_configuration_error(tmp_path: Path) -> None:
+    env = clean_env(NAVAI_TTS_PROVIDER="elevenlabs", ELEVENLABS_VOICE_ID="v")
+    done = navai("speak", "Hi", "--out", str(tmp_path / "x.mp3"), env=env)
+    assert done.returncode == 2
+    assert "ELEVENLABS_API_KEY" in done.stderr
+
+
+def test_functions_agents_and_exclude_flags(tmp_path: Path) -> None:
+    for path in (
+        "src/agents/sales/quote.py",
+        "src/agents/billing/bill.py",
+        "src/agents/sales/draft.py",
+    ):
+        file = tmp_path / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(f"def {file.stem}() -> str:\n    return 'x'\n")
+    done = navai(
+        "functions",
+        "--json",
+        "--folders",
+        "src/agents",
+        "--agents",
+        "sales",
+        "--exclude",
+        "**/draft.py",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [item["name"] for item in json.loads(done.stdout)["items"]] == ["quote"]
+
+
 def test_mint_without_key_fails_clearly() -> None:
     done = navai("mint")
     assert done.returncode == 1
     assert "Missing API key" in done.stderr
+    assert "Set OPENAI_API_KEY in the server's environment" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -195,9 +260,10 @@ def test_serve_starts_without_key_and_serves_the_examples(serving) -> None:
     assert "get_weather" in {item["name"] for item in listed["items"]}
     minted = httpx.post(f"{url}/navai/realtime/client-secret", json={})
     assert minted.status_code == 401
-    assert minted.json() == {
-        "error": "Missing API key. Configure openai_api_key or send apiKey in request."
-    }
+    assert minted.json()["error"] == (
+        "Missing API key. Configure openai_api_key or send apiKey in request."
+    )
+    assert "OPENAI_API_KEY" in minted.json()["hint"]
     process.terminate()
     output = process.communicate(timeout=10)[0]
     assert f"NAVAI backend on {url}" in output
@@ -247,16 +313,25 @@ def test_serve_reports_a_port_in_use() -> None:
     assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
 
 
-def interpreter_default_young_threshold() -> int:
-    # Asked of a fresh process: the default differs between Python versions.
+def interpreter_gc_defaults() -> dict[str, int]:
+    # Asked of a fresh process: the defaults differ between Python versions (the young
+    # threshold; 3.12 starts with a few hundred objects frozen).
     done = subprocess.run(
-        [sys.executable, "-c", "import gc; print(gc.get_threshold()[0])"],
+        [
+            sys.executable,
+            "-c",
+            (
+                "import gc, json; print(json.dumps("
+                "{'young': gc.get_threshold()[0], 'frozen': gc.get_freeze_count()}))"
+            ),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    return int(done.stdout)
+    defaults: dict[str, int] = json.loads(done.stdout)
+    return defaults
 
 
 GC_STATE_TOOL = '''
@@ -282,10 +357,142 @@ def test_serve_tunes_the_garbage_collector(
     with serve(*args, NAVAI_FUNCTIONS_BASE_DIR=str(tmp_path)) as (_, url):
         answer = httpx.post(f"{url}/navai/functions/execute", json={"function_name": "gc_state"})
     state = answer.json()["result"]
-    default_young = interpreter_default_young_threshold()
+    defaults = interpreter_gc_defaults()
     if tuned:
-        assert state["young"] == max(10_000, default_young)
-        assert state["frozen"] > 1_000  # the modules, the app and the tools
+        assert state["young"] == max(10_000, defaults["young"])
+        assert state["frozen"] > defaults["frozen"] + 1_000  # the modules, app and tools
     else:
-        # The interpreter's own default, whatever this version's is.
-        assert state == {"young": default_young, "frozen": 0}
+        # The interpreter's own defaults, whatever this version's are.
+        assert state == defaults
+
+
+# --- protection and --strict -----------------------------------------------------------------
+
+HOOKS = HERE / "auth_hooks"
+TOKEN = "cli-shared-token-0123456789abcdef"
+
+
+def test_serve_with_a_shared_token() -> None:
+    with serve(NAVAI_AUTH_TOKEN=TOKEN) as (process, url):
+        assert httpx.get(f"{url}/navai/functions").status_code == 401
+        good = {"authorization": f"Bearer {TOKEN}"}
+        assert httpx.get(f"{url}/navai/functions", headers=good).status_code == 200
+        assert httpx.get(f"{url}/navai/health").json() == {"status": "ok"}
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert TOKEN not in output
+
+
+def test_serve_with_an_authorize_hook_by_name() -> None:
+    with serve("--authorize", "navai_test_hooks:only_alice", PYTHONPATH=str(HOOKS)) as (_, url):
+        assert httpx.get(f"{url}/navai/functions").json() == {"error": "Say who you are."}
+        assert httpx.get(f"{url}/navai/functions", headers={"x-user": "alice"}).status_code == 200
+
+
+def test_serve_with_a_hook_that_cannot_load_exits_2() -> None:
+    done = navai("serve", "--port", str(free_port()), "--authorize", "nowhere_xyz:check")
+    assert done.returncode == 2
+    assert "NAVAI_AUTHORIZE='nowhere_xyz:check': cannot import 'nowhere_xyz'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("folders", "reason"),
+    [("app_functions", "Failed to load app_functions/broken.py"), ("nope", "'nope'")],
+)
+def test_serve_strict_refuses_to_start(folders: str, reason: str) -> None:
+    port = free_port()
+    env = clean_env(NAVAI_STRICT="true")
+    done = navai(
+        "serve", "--port", str(port), "--base-dir", str(HERE), "--folders", folders, env=env
+    )
+    assert done.returncode == 1, done.stderr
+    assert reason in done.stderr
+    assert "not starting (--strict)" in done.stderr
+    assert "NAVAI backend on" not in done.stdout
+
+
+def test_unprotected_public_address_warns(caplog) -> None:
+    import argparse
+
+    from navai_adapters import build_handler
+    from navai_adapters.cli import _is_loopback, _ready_to_serve
+
+    handler = build_handler(env={}, enable_functions=False)
+    args = argparse.Namespace(host="0.0.0.0", port=0)
+    with caplog.at_level("WARNING", logger="navai"):
+        assert _ready_to_serve(args, handler, strict=True)
+    assert "Serving on 0.0.0.0 without protection" in caplog.text
+    caplog.clear()
+    protected = build_handler(env={"NAVAI_AUTH_TOKEN": TOKEN}, enable_functions=False)
+    with caplog.at_level("WARNING", logger="navai"):
+        assert _ready_to_serve(args, protected, strict=False)
+    assert "without protection" not in caplog.text
+    assert [
+        _is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "example.org")
+    ] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_functions_with_a_folder_that_matches_nothing_fails() -> None:
+    done = navai("functions", "--folders", "nope")
+    assert done.returncode == 1
+    assert "'nope'" in done.stderr
+
+
+def test_functions_prints_each_warning_once() -> None:
+    done = navai("functions", "--base-dir", str(HERE), "--folders", "app_functions")
+    assert done.returncode == 1
+    assert done.stderr.count("Failed to load app_functions/broken.py") == 1, done.stderr
+
+
+def test_class_tools_show_their_method_parameters() -> None:
+    done = navai("functions", "--folders", "examples/functions")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("cart_total"))
+    assert "currency?: string; new: lines?: OrderLine[]|null" in row
+    assert "constructorArgs" not in done.stdout
+
+
+def test_reload_prints_the_tools_each_time(tmp_path: Path) -> None:
+    import threading
+
+    folder = tmp_path / "tools"
+    folder.mkdir()
+    (folder / "first.py").write_text('def first() -> int:\n    """One."""\n    return 1\n')
+    port = free_port()
+    process = subprocess.Popen(
+        [*NAVAI, "serve", "--port", str(port), "--reload", "--folders", "tools"],
+        cwd=tmp_path,
+        env=clean_env(PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+
+    def wait_for(text: str) -> None:
+        deadline = time.monotonic() + 30
+        while not any(text in line for line in lines):
+            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
+
+    try:
+        wait_for("Backend functions (1): first")
+        (folder / "second.py").write_text('def second() -> int:\n    """Two."""\n    return 2\n')
+        wait_for("Backend functions (2): first, second")
+    finally:
+        process.terminate()
+        process.wait(10)
+        reader.join(10)
+        process.stdout.close()
+    output = "".join(lines)
+    assert output.count("Backend functions (1)") == 1, output

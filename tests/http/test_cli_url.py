@@ -17,6 +17,13 @@ from .test_cli import navai
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def served_config() -> dict:
+    # A development server: its listing shows the load warnings (broken.py), which
+    # these tests read through the client.
+    return {"expose_load_warnings": True}
+
+
 def test_functions_lists_the_servers_with_parameters(server: Served) -> None:
     done = navai("functions", "--url", server.url)
     lines = done.stdout.splitlines()
@@ -62,8 +69,11 @@ def test_mint_asks_the_server(server: Served) -> None:
     assert server.fake.requests[-1].body["session"]["audio"] == {"output": {"voice": "alloy"}}
 
 
-def test_url_with_local_flags_is_a_usage_error() -> None:
-    done = navai("call", "add", "--url", "http://127.0.0.1:9", "--folders", "examples/functions")
+@pytest.mark.parametrize(
+    "flag", [("--folders", "examples/functions"), ("--agents", "sales"), ("--exclude", "**/t/**")]
+)
+def test_url_with_local_flags_is_a_usage_error(flag: tuple[str, str]) -> None:
+    done = navai("call", "add", "--url", "http://127.0.0.1:9", *flag)
     assert done.returncode == 2
     assert "with --url, leave them out" in done.stderr
 

@@ -7,6 +7,7 @@ the other means logic leaked into an adapter.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import socket
@@ -16,15 +17,25 @@ import pytest
 
 from navai_core import NavaiVoiceBackendOptions
 from navai_core.exceptions import AuthorizationError
-from tests.fake_openai import broken_json, delay, status
+from tests.fake_elevenlabs import FakeElevenLabs, fake_audio
+from tests.fake_openai import broken_json, delay, drop, status
 
-from .conftest import SERVER_KEY, Served, default_options
+from .conftest import SERVER_KEY, XI_KEY, Served, default_options, hybrid_options
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", params=["", "/api"], ids=["root", "mounted"])
+def prefix(request: pytest.FixtureRequest) -> str:
+    """Every test also runs with the app mounted under ``/api`` (Starlette ``Mount``,
+    werkzeug's ``DispatcherMiddleware``): a prefix changes nothing but the URL."""
+    return str(request.param)
+
 
 MINT = "/navai/realtime/client-secret"
 LIST = "/navai/functions"
 EXECUTE = "/navai/functions/execute"
+SPEECH = "/navai/speech/synthesize"
 
 
 def assert_json_error(response, status_code: int) -> dict:
@@ -49,6 +60,7 @@ def test_mint_answers_value_and_expiry(server: Served) -> None:
     body = response.json()
     assert body["value"].startswith("ek_test_")
     assert isinstance(body["expires_at"], int)
+    assert body["speech"] == {"provider": "openai"}
     assert response.headers["cache-control"] == "no-store"
     sent = server.fake.requests[-1]
     assert sent.headers["authorization"] == f"Bearer {SERVER_KEY}"
@@ -130,7 +142,9 @@ def test_missing_key_is_401(serve_with, fake_openai) -> None:
     options = default_options(fake_openai, openai_api_key=None)
     with serve_with(options) as client:
         body = assert_json_error(client.post(MINT, json={}), 401)
-    assert body == {"error": "Missing API key. Configure openai_api_key or send apiKey in request."}
+    assert body["error"] == "Missing API key. Configure openai_api_key or send apiKey in request."
+    assert "OPENAI_API_KEY" in body["hint"]  # the variable the server's operator sets
+    assert set(body) == {"error", "hint"}
     assert fake_openai.requests == []
 
 
@@ -188,9 +202,14 @@ def test_list_has_items_with_schema_and_warnings(server: Served) -> None:
     assert add["parameters"]["properties"]["a"]["description"] == "The first number."
     assert add["parameters"]["required"] == ["a", "b"]
     assert "context" not in by_name["whoami"]["parameters"].get("properties", {})
-    assert any(
-        w.startswith("[navai] Failed to load app_functions/broken.py") for w in body["warnings"]
-    )
+    # broken.py failed to load: that goes to the server log, not to every caller.
+    assert body["warnings"] == []
+
+
+def test_list_shows_load_warnings_when_asked(serve_with) -> None:
+    with serve_with(expose_load_warnings=True) as client:
+        warnings = client.get(LIST).json()["warnings"]
+    assert any(w.startswith("[navai] Failed to load app_functions/broken.py") for w in warnings)
 
 
 def test_list_is_stable_across_calls(server: Served) -> None:
@@ -301,15 +320,46 @@ def test_a_failed_mint_is_logged_once(server: Served, caplog) -> None:
 
 
 def test_missing_function_name_is_400(server: Served) -> None:
-    for body in ({}, {"function_name": ""}, {"function_name": "   "}, {"function_name": 7}):
+    for body in ({}, {"function_name": ""}, {"function_name": "   "}, {"function_name": None}):
         answer = assert_json_error(server.client.post(EXECUTE, json=body), 400)
         assert answer == {"error": "function_name is required."}
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [(123, "a number"), (True, "a boolean"), (["add"], "an array"), ({"n": 1}, "an object")],
+)
+def test_function_name_of_wrong_type_says_so(server: Served, name, kind: str) -> None:
+    answer = assert_json_error(server.client.post(EXECUTE, json={"function_name": name}), 400)
+    # The contract's message stays (clients match it); the detail names the real problem.
+    assert answer == {
+        "error": "function_name is required.",
+        "details": f"function_name must be a string, not {kind}.",
+    }
 
 
 def test_unknown_function_is_404_with_available_names(server: Served) -> None:
     body = assert_json_error(execute(server, "system"), 404)
     assert body["error"] == "Unknown or disallowed function."
     assert "add" in body["available_functions"]
+    assert body["details"] == "No function named 'system'."
+
+
+def test_unknown_function_suggests_the_closest_name(server: Served) -> None:
+    body = assert_json_error(execute(server, " Ad "), 404)
+    assert body["details"] == "No function named 'Ad'. Did you mean 'add'?"
+    assert assert_json_error(execute(server, "countr_plus"), 404)["details"].endswith(
+        "Did you mean 'counter_plus'?"
+    )
+
+
+@pytest.mark.parametrize("path", [MINT, EXECUTE])
+def test_json_nested_too_deeply_says_so(server: Served, path: str) -> None:
+    content = b'{"payload": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = server.client.post(
+        path, content=content, headers={"content-type": "application/json"}
+    )
+    assert "nested too deeply" in assert_json_error(response, 400)["error"]
 
 
 def test_non_object_payload_is_400(server: Served) -> None:
@@ -325,7 +375,7 @@ def test_context_receives_request_headers(server: Served) -> None:
 # --- every route: bodies, methods, paths ---------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [MINT, EXECUTE])
+@pytest.mark.parametrize("path", [MINT, EXECUTE, SPEECH])
 @pytest.mark.parametrize(
     "content",
     [b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe\x00binary"],
@@ -339,7 +389,7 @@ def test_malformed_or_non_object_json_is_400(server: Served, path: str, content:
     assert body["error"]
 
 
-@pytest.mark.parametrize("path", [MINT, EXECUTE])
+@pytest.mark.parametrize("path", [MINT, EXECUTE, SPEECH])
 def test_non_json_content_type_is_415(server: Served, path: str) -> None:
     response = server.client.post(
         path,
@@ -349,7 +399,7 @@ def test_non_json_content_type_is_415(server: Served, path: str) -> None:
     assert "application/json" in assert_json_error(response, 415)["error"]
 
 
-@pytest.mark.parametrize("path", [MINT, EXECUTE])
+@pytest.mark.parametrize("path", [MINT, EXECUTE, SPEECH])
 def test_body_over_limit_is_413(serve_with, path: str) -> None:
     with serve_with(max_body_bytes=1000) as client:
         big = json.dumps({"function_name": "add", "payload": {"a": "x" * 2000}}).encode()
@@ -371,6 +421,7 @@ def test_body_over_limit_is_413(serve_with, path: str) -> None:
         ("POST", LIST, "GET"),
         ("GET", EXECUTE, "POST"),
         ("DELETE", EXECUTE, "POST"),
+        ("GET", SPEECH, "POST"),
     ],
 )
 def test_wrong_method_is_405(server: Served, method: str, path: str, allowed: str) -> None:
@@ -396,6 +447,7 @@ def test_paths_are_configurable(serve_with) -> None:
         client_secret_path="/api/voice/secret",
         functions_list_path="/api/voice/functions",
         functions_execute_path="/api/voice/execute",
+        speech_synthesize_path="/api/voice/speak",
     ) as client:
         assert client.post("/api/voice/secret", json={}).status_code == 200
         assert client.get("/api/voice/functions").status_code == 200
@@ -404,6 +456,9 @@ def test_paths_are_configurable(serve_with) -> None:
         )
         assert answer.json()["result"] == 3
         assert_json_error(client.get(LIST), 404)
+        assert_json_error(client.post(SPEECH, json={"text": "hi"}), 404)
+        speak = assert_json_error(client.post("/api/voice/speak", json={"text": "hi"}), 404)
+        assert "NAVAI_TTS_PROVIDER=elevenlabs" in speak["error"]
 
 
 # --- the authorize hook --------------------------------------------------------------------
@@ -439,7 +494,8 @@ def test_authorize_hook_sees_the_route(serve_with) -> None:
         client.post(MINT, json={})
         client.get(LIST)
         client.post(EXECUTE, json={"function_name": "add", "payload": {"a": 1, "b": 1}})
-    assert seen == ["client_secret", "functions_list", "functions_execute"]
+        client.post(SPEECH, json={"text": "hi"})
+    assert seen == ["client_secret", "functions_list", "functions_execute", "speech_synthesize"]
 
 
 def test_key_never_in_any_response(server: Served) -> None:
@@ -451,6 +507,7 @@ def test_key_never_in_any_response(server: Served) -> None:
         server.client.post(MINT, json={"model": 1}).text,
         server.client.get(LIST).text,
         execute(server, "explode").text,
+        server.client.post(SPEECH, json={"text": "hi"}).text,
     ]
     for text in texts:
         assert SERVER_KEY not in text
@@ -461,6 +518,185 @@ def test_options_repr_hides_key() -> None:
     options = NavaiVoiceBackendOptions(openai_api_key=SERVER_KEY)
     assert SERVER_KEY not in repr(options)
     assert urlsplit(options.client_secrets_url).path == "/v1/realtime/client_secrets"
+
+
+def test_a_key_sent_as_a_function_name_is_not_echoed(server: Served) -> None:
+    body = assert_json_error(execute(server, "sk-proj-pasted-by-mistake-1234"), 404)
+    assert "pasted-by-mistake" not in json.dumps(body)
+    assert body["details"] == "No function named 'sk-***'."
+
+
+# --- speech (hybrid voice) ----------------------------------------------------------------
+
+
+Hybrid = tuple[Served, FakeElevenLabs]
+
+
+def test_speech_is_off_by_default_with_a_json_404_saying_how(server: Served) -> None:
+    body = assert_json_error(server.client.post(SPEECH, json={"text": "Hello"}), 404)
+    assert "NAVAI_TTS_PROVIDER=elevenlabs" in body["error"]
+    assert server.fake.requests == []
+
+
+def test_hybrid_mint_is_text_only_and_says_elevenlabs(hybrid: Hybrid) -> None:
+    server, _ = hybrid
+    response = server.client.post(MINT, json={"voice": "alloy"})
+    assert response.status_code == 200
+    assert response.json()["speech"] == {"provider": "elevenlabs"}
+    session = server.fake.requests[-1].body["session"]
+    assert session["output_modalities"] == ["text"]
+    assert "audio" not in session
+
+
+def test_speech_answers_base64_audio(hybrid: Hybrid) -> None:
+    server, eleven = hybrid
+    response = server.client.post(SPEECH, json={"text": "  Hola, ¿qué tal?  "})
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert set(body) == {"provider", "mimeType", "audioBase64"}
+    assert body["provider"] == "elevenlabs"
+    assert body["mimeType"] == "audio/mpeg"
+    assert base64.b64decode(body["audioBase64"]) == fake_audio("voice-default", "Hola, ¿qué tal?")
+    [sent] = eleven.requests
+    assert sent.path == "/v1/text-to-speech/voice-default?output_format=mp3_44100_128"
+    assert sent.headers["xi-api-key"] == XI_KEY
+    assert sent.body == {"text": "Hola, ¿qué tal?"}
+
+
+def test_speech_request_fields_reach_elevenlabs_snake_case(hybrid: Hybrid) -> None:
+    server, eleven = hybrid
+    response = server.client.post(
+        SPEECH,
+        json={
+            "text": "Hi",
+            "voiceId": "voice-b",
+            "modelId": "eleven_flash_v2_5",
+            "outputFormat": "pcm_16000",
+            "optimizeStreamingLatency": 2,
+            "voiceSettings": {"stability": 0.5, "similarityBoost": 0.7, "useSpeakerBoost": True},
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["mimeType"] == "audio/pcm"
+    [sent] = eleven.requests
+    assert sent.path == (
+        "/v1/text-to-speech/voice-b?output_format=pcm_16000&optimize_streaming_latency=2"
+    )
+    assert sent.body == {
+        "text": "Hi",
+        "model_id": "eleven_flash_v2_5",
+        "voice_settings": {"stability": 0.5, "similarity_boost": 0.7, "use_speaker_boost": True},
+    }
+
+
+def test_speech_voice_id_cannot_reach_another_url(hybrid: Hybrid) -> None:
+    server, eleven = hybrid
+    response = server.client.post(SPEECH, json={"text": "Hi", "voiceId": "../../v1/user?x=1#"})
+    assert response.status_code == 200, response.text
+    [sent] = eleven.requests
+    assert sent.path.startswith("/v1/text-to-speech/%2E%2E%2F%2E%2E%2Fv1%2Fuser%3Fx%3D1%23?")
+    voice = base64.b64decode(response.json()["audioBase64"]).split(b"|")[1]
+    assert voice == b"../../v1/user?x=1#"
+
+
+def test_speech_raw_audio_when_accept_asks_for_it(hybrid: Hybrid) -> None:
+    server, _ = hybrid
+    response = server.client.post(
+        SPEECH, json={"text": "Hi"}, headers={"accept": "audio/mpeg, audio/*;q=0.5"}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "audio/mpeg"
+    assert response.content == fake_audio("voice-default", "Hi")
+    both = server.client.post(
+        SPEECH, json={"text": "Hi"}, headers={"accept": "application/json, audio/*"}
+    )
+    assert both.json()["provider"] == "elevenlabs"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "text"),
+        ({"text": None}, "text"),
+        ({"text": "   "}, "text"),
+        ({"text": 12}, "'text'"),
+        ({"text": "hi", "voiceId": 1}, "'voiceId'"),
+        ({"text": "hi", "voiceSettings": "calm"}, "'voiceSettings'"),
+        ({"text": "hi", "voiceSettings": {"stability": 3}}, "'voiceSettings.stability'"),
+        ({"text": "hi", "optimizeStreamingLatency": 7}, "'optimizeStreamingLatency'"),
+        ({"text": "hi", "outputFormat": "mp3&evil=1"}, "'outputFormat'"),
+        ({"text": "x" * 5001}, "at most 5000"),
+    ],
+)
+def test_speech_bad_request_is_400_naming_the_field(
+    hybrid: Hybrid, payload: dict, field: str
+) -> None:
+    server, eleven = hybrid
+    body = assert_json_error(server.client.post(SPEECH, json=payload), 400)
+    assert field in body["error"]
+    assert eleven.requests == []
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected_status", "start"),
+    [
+        (
+            status(401, {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}),
+            401,
+            "ElevenLabs text-to-speech failed (401): Invalid API key",
+        ),
+        (
+            status(422, {"detail": [{"loc": ["body", "text"], "msg": "text too long"}]}),
+            422,
+            "ElevenLabs text-to-speech failed (422): text too long",
+        ),
+        (status(500, {"detail": "boom"}), 502, "ElevenLabs text-to-speech failed (500): boom"),
+        (status(200, {"not": "audio"}), 502, "ElevenLabs text-to-speech failed (200): the answer"),
+        (drop(), 502, "ElevenLabs text-to-speech failed (502):"),
+        (delay(3), 504, "ElevenLabs text-to-speech failed (504): no answer within 1 seconds."),
+    ],
+    ids=["401", "422", "500", "json-200", "dropped", "timeout"],
+)
+def test_speech_upstream_failures(
+    hybrid: Hybrid, behaviour, expected_status: int, start: str
+) -> None:
+    server, eleven = hybrid
+    eleven.enqueue(behaviour, behaviour)  # the retry (of a 5xx or a drop) fails the same way
+    body = assert_json_error(server.client.post(SPEECH, json={"text": "Hi"}), expected_status)
+    assert body["error"].startswith(start), body
+    assert XI_KEY not in body["error"]
+
+
+def test_speech_keys_never_leak(hybrid: Hybrid, caplog) -> None:
+    server, eleven = hybrid
+    eleven.enqueue(
+        status(401, {"detail": {"message": f"bad key {XI_KEY} / {SERVER_KEY}"}}),
+        status(503, {"detail": {"message": f"down {XI_KEY}"}}),
+        status(503, {"detail": {"message": f"down {XI_KEY}"}}),
+    )
+    with caplog.at_level(logging.DEBUG):
+        texts = [
+            server.client.post(SPEECH, json={"text": "Hi"}).text,
+            server.client.post(SPEECH, json={"text": "Hi"}).text,
+            server.client.post(MINT, json={}).text,
+        ]
+    for text in [*texts, caplog.text]:
+        assert XI_KEY not in text
+        assert XI_KEY[:16] not in text
+        assert SERVER_KEY not in text
+
+
+def test_unreachable_elevenlabs_is_502(serve_with, fake_openai, fake_elevenlabs) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = hybrid_options(
+        fake_openai, fake_elevenlabs, elevenlabs_base_url=f"http://127.0.0.1:{port}"
+    )
+    with serve_with(options) as client:
+        body = assert_json_error(client.post(SPEECH, json={"text": "Hi"}), 502)
+    assert "could not connect to 127.0.0.1" in body["error"]
 
 
 # --- rate limits ---------------------------------------------------------------------------
@@ -567,3 +803,16 @@ def test_a_failed_storage_fails_open_or_closed_as_configured(serve_with, fake_op
     }
     assert refused.headers["retry-after"] == "1"
     assert listed.status_code == 200  # routes without limits do not depend on the storage
+
+
+def test_the_speech_route_can_be_limited_and_elevenlabs_is_not_called(
+    serve_with, fake_openai, fake_elevenlabs
+) -> None:
+    fake_elevenlabs.clear()
+    options = hybrid_options(fake_openai, fake_elevenlabs)
+    with serve_with(options, rate_limits={"speech_synthesize": "1/minute"}) as client:
+        spoken, refused = (client.post(SPEECH, json={"text": "Hi"}) for _ in range(2))
+    assert spoken.status_code == 200
+    assert rate_headers(spoken)["ratelimit-remaining"] == "0"
+    assert assert_json_error(refused, 429)["limit"] == "1/minute"
+    assert len(fake_elevenlabs.requests) == 1

@@ -211,3 +211,25 @@ def test_serve_reload_picks_up_new_functions(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.communicate(timeout=15)
+
+
+# --- content negotiation of the speech route -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "raw"),
+    [
+        (None, False),
+        ("", False),
+        ("*/*", False),
+        ("application/json", False),
+        ("audio/mpeg", True),
+        ("Audio/*; q=0.9", True),
+        ("application/json, audio/*", False),
+        ("audio/*, application/*;q=0.1", False),
+    ],
+)
+def test_raw_audio_only_when_accept_asks_for_audio_and_not_json(accept, raw) -> None:
+    from navai_adapters._http import _wants_raw_audio
+
+    assert _wants_raw_audio(accept) is raw

@@ -128,3 +128,86 @@ def test_wsgi_under_gunicorn(fake_openai) -> None:
         process.terminate()
         output = process.communicate(timeout=10)[0]
     assert "sk-gunicorn-test-key" not in output
+
+
+# --- under a prefix: each adapter as a user mounts it ----------------------------------------
+
+
+def test_create_app_mounted_inside_fastapi(fake_openai) -> None:
+    from navai_adapters.starlette import create_app
+
+    navai_app = create_app(default_options(fake_openai), env={}, **FUNCTIONS)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with navai_app.state.navai.lifespan():
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+    app.mount("/api", navai_app)
+    with serve_asgi(app) as url, httpx.Client(base_url=url) as client:
+        answer = client.post(
+            "/api/navai/functions/execute",
+            json={"function_name": "add", "payload": {"a": 1, "b": 2}},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["result"] == 3
+        assert client.post("/api/navai/realtime/client-secret", json={}).status_code == 200
+        assert client.get("/navai/functions").status_code == 404  # only under the prefix
+
+
+def test_wsgi_mounted_with_flask_dispatcher(fake_openai) -> None:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    site = Flask(__name__)
+
+    @site.get("/")
+    def home() -> str:
+        return "home"
+
+    navai_app = create_wsgi_app(default_options(fake_openai), env={}, **FUNCTIONS)
+    app = DispatcherMiddleware(site.wsgi_app, {"/api": navai_app})
+    with serve_wsgi(app) as url, httpx.Client(base_url=url) as client:
+        answer = client.post(
+            "/api/navai/functions/execute",
+            json={"function_name": "add", "payload": {"a": 4, "b": 2}},
+        )
+        assert answer.json()["result"] == 6
+        missing = client.post("/api/navai/nothing", json={})
+        # The handler names the whole path, prefix included, as the ASGI side does.
+        assert missing.json() == {"error": "Not found: /api/navai/nothing"}
+        assert client.get("/").text == "home"
+    navai_app.close()
+
+
+def test_uvicorn_root_path_is_honoured(fake_openai) -> None:
+    """Behind a proxy that strips `/voice`: `uvicorn --root-path /voice`.
+
+    uvicorn then reports `path` as `/voice/navai/...` with `root_path` `/voice`, as the ASGI
+    spec says; the routes must still match."""
+    from navai_adapters.starlette import create_app
+
+    app = create_app(default_options(fake_openai), env={}, **FUNCTIONS)
+    with serve_asgi(app, root_path="/voice") as url, httpx.Client(base_url=url) as client:
+        answer = client.post(
+            "/navai/functions/execute",
+            json={"function_name": "add", "payload": {"a": 2, "b": 2}},
+        )
+        assert answer.json()["result"] == 4
+
+
+@pytest.mark.parametrize(
+    ("path", "root", "expected"),
+    [
+        ("/api/navai/functions", "/api", "/navai/functions"),
+        ("/api/navai/functions", "/api/", "/navai/functions"),
+        ("/navai/functions", "/api", "/navai/functions"),  # server left the prefix out
+        ("/apix/navai/functions", "/api", "/apix/navai/functions"),
+        ("/api", "/api", "/"),
+        ("/navai/functions", "", "/navai/functions"),
+    ],
+)
+def test_route_path(path: str, root: str, expected: str) -> None:
+    from navai_adapters._http import route_path
+
+    assert route_path(path, root) == expected

@@ -7,6 +7,7 @@ expects, including `ok: false` failures surfacing their `details`.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Served
+from tests.fake_elevenlabs import FakeElevenLabs, fake_audio
+
+from .conftest import XI_KEY, Served
 
 HERE = Path(__file__).parents[1] / "node_client"
 pytestmark = pytest.mark.integration
@@ -57,6 +60,7 @@ def test_original_frontend_client_works_unchanged(node_client: Path, server: Ser
     assert out["secret"]["ok"], out["secret"]
     assert out["secret"]["value"]["value"].startswith("ek_test_")
     assert isinstance(out["secret"]["value"]["expires_at"], int)
+    assert out["secret"]["value"]["speech"] == {"provider": "openai"}
     assert out["secretDefaults"]["ok"], out["secretDefaults"]
 
     listed = out["list"]["value"]
@@ -68,7 +72,7 @@ def test_original_frontend_client_works_unchanged(node_client: Path, server: Ser
         "description": "Add two whole numbers.",
         "source": "app_functions/tools.py#add",
     }
-    assert any("broken.py" in warning for warning in listed["warnings"])
+    assert listed["warnings"] == []  # broken.py's failure is in the server log only
 
     assert out["add"] == {"ok": True, "value": 5}
     assert out["addArgs"] == {"ok": True, "value": 9}
@@ -76,3 +80,39 @@ def test_original_frontend_client_works_unchanged(node_client: Path, server: Ser
     assert out["refuse"] == {"ok": False, "message": "Order B-7 was not found."}
     assert out["unknown"]["ok"] is False
     assert json.loads(out["unknown"]["message"])["error"] == "Unknown or disallowed function."
+
+    # Speech is off on this server: the client throws the JSON error it was given.
+    assert out["speech"]["ok"] is False
+    assert "NAVAI_TTS_PROVIDER=elevenlabs" in json.loads(out["speech"]["message"])["error"]
+
+
+def test_original_frontend_client_hybrid_voice(
+    node_client: Path, hybrid: tuple[Served, FakeElevenLabs]
+) -> None:
+    server, eleven = hybrid
+    out = run_client(node_client, server.url)
+
+    assert out["secret"]["ok"], out["secret"]
+    assert out["secret"]["value"]["speech"] == {"provider": "elevenlabs"}
+    assert server.fake.requests[0].body["session"]["output_modalities"] == ["text"]
+
+    speech = out["speech"]
+    assert speech["ok"], speech
+    assert speech["value"]["provider"] == "elevenlabs"
+    assert speech["value"]["mimeType"] == "audio/mpeg"
+    audio = base64.b64decode(speech["value"]["audioBase64"])
+    assert audio == fake_audio("voice-default", "Hola, ¿qué tal?")
+
+    voiced = out["speechVoice"]
+    assert voiced["ok"], voiced
+    assert voiced["value"]["mimeType"] == "audio/pcm"
+    sent = next(request for request in eleven.requests if "voice-b" in request.path)
+    assert sent.path == "/v1/text-to-speech/voice-b?output_format=pcm_16000"
+    assert sent.headers["xi-api-key"] == XI_KEY
+    assert sent.body == {
+        "text": "Hi",
+        "voice_settings": {"stability": 0.5, "use_speaker_boost": True},
+    }
+
+    assert out["speechBad"]["ok"] is False
+    assert "'text' must be a string" in json.loads(out["speechBad"]["message"])["error"]

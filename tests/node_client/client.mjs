@@ -24,5 +24,15 @@ const out = {
   explode: await attempt(() => client.executeFunction({ functionName: "explode", payload: null })),
   refuse: await attempt(() => client.executeFunction({ functionName: "refuse", payload: { order_id: "B-7" } })),
   unknown: await attempt(() => client.executeFunction({ functionName: "nope", payload: {} })),
+  speech: await attempt(() => client.synthesizeSpeech({ text: "Hola, ¿qué tal?" })),
+  speechVoice: await attempt(() =>
+    client.synthesizeSpeech({
+      text: "Hi",
+      voiceId: "voice-b",
+      outputFormat: "pcm_16000",
+      voiceSettings: { stability: 0.5, useSpeakerBoost: true },
+    }),
+  ),
+  speechBad: await attempt(() => client.synthesizeSpeech({ text: 42 })),
 };
 console.log(JSON.stringify(out));

@@ -177,7 +177,13 @@ TOKENS = "tools,linked,../outside,/tmp,tools/../../outside,linked/evil.py,tools/
 def exposed(adapter: str, tree, upstream: FakeOpenAI) -> Iterator[Running]:
     base, _ = tree
     options = options_for(upstream)
-    with running(adapter, options, functions_base_dir=base, functions_folders=TOKENS) as server:
+    with running(
+        adapter,
+        options,
+        functions_base_dir=base,
+        functions_folders=TOKENS,
+        expose_load_warnings=True,
+    ) as server:
         yield server
 
 

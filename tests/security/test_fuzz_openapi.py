@@ -1,9 +1,10 @@
-"""Fuzz the three routes from an OpenAPI description of them, with schemathesis.
+"""Fuzz the four routes from an OpenAPI description of them, with schemathesis.
 
 `OPENAPI` below describes the routes as the contract does (CONTRACT.md §3 and §5). For
 each operation, schemathesis generates bodies that follow it (positive) and bodies that
 break it (negative); each is sent to both adapters, really served, with the functions
-routes over a harmless tree (`fuzz_functions/`) and minting against the fake OpenAI.
+routes over a harmless tree (`fuzz_functions/`), minting against the fake OpenAI and
+speech against the fake ElevenLabs.
 Every answer must: not be a 5xx, be JSON without a traceback, have a documented status
 and conform to the documented schema; and a body that breaks the description must be
 refused with a 4xx. The run is bounded (examples per operation, no deadline per example,
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import hypothesis
 import pytest
 import schemathesis
@@ -27,12 +29,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.fake_elevenlabs import FakeElevenLabs
 from tests.fake_openai import FakeOpenAI
 
 from .conftest import EXECUTE, LIST, MINT, Running, options_for, running
 
 pytestmark = pytest.mark.integration
 
+SPEECH = "/navai/speech/synthesize"
 MAX_EXAMPLES = 50
 FUNCTION_NAMES = ["add", "echo", "whoami", "refuse", "counter_plus"]
 
@@ -57,6 +61,7 @@ _FUNCTION_ERROR = {
         "details": {"type": "string"},
     },
 }
+_FRACTION = {"type": "number", "minimum": 0, "maximum": 1, "nullable": True}
 _REFUSALS = {
     "400": _json({"anyOf": [_FUNCTION_ERROR, _ERROR]}, "Malformed body or bad arguments."),
     "413": _json(_ERROR, "Body over NAVAI_MAX_BODY_BYTES."),
@@ -193,6 +198,63 @@ OPENAPI: dict[str, Any] = {
                 },
             }
         },
+        SPEECH: {
+            "post": {
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["text"],
+                                "properties": {
+                                    "text": {"type": "string", "minLength": 1, "maxLength": 5000},
+                                    "voiceId": _TEXT,
+                                    "modelId": _TEXT,
+                                    # Any string on the wire: blank means unset, and a
+                                    # name that is no format is a 400 naming the field.
+                                    "outputFormat": _TEXT,
+                                    "optimizeStreamingLatency": {
+                                        "type": "integer",
+                                        "minimum": 0,
+                                        "maximum": 4,
+                                        "nullable": True,
+                                    },
+                                    "voiceSettings": {
+                                        "type": "object",
+                                        "nullable": True,
+                                        "properties": {
+                                            "stability": _FRACTION,
+                                            "similarityBoost": _FRACTION,
+                                            "style": _FRACTION,
+                                            "useSpeakerBoost": {
+                                                "type": "boolean",
+                                                "nullable": True,
+                                            },
+                                        },
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["provider", "mimeType", "audioBase64"],
+                            "properties": {
+                                "provider": {"type": "string", "enum": ["elevenlabs"]},
+                                "mimeType": {"type": "string", "minLength": 1},
+                                "audioBase64": {"type": "string", "minLength": 1},
+                            },
+                        },
+                        "The spoken text, base64.",
+                    ),
+                    **_REFUSALS,
+                },
+            }
+        },
     },
 }
 
@@ -211,6 +273,20 @@ def fuzzed(adapter: str, upstream: FakeOpenAI) -> Iterator[Running]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def fuzzed_speech(adapter: str, upstream: FakeOpenAI) -> Iterator[Running]:
+    options = options_for(
+        upstream,
+        tts_provider="elevenlabs",
+        elevenlabs_api_key="sk_fuzz-elevenlabs-key-0123456789",
+        elevenlabs_voice_id="voice-fuzz",
+    )
+    with FakeElevenLabs() as eleven:
+        options = attrs.evolve(options, elevenlabs_base_url=eleven.url)
+        with running(adapter, options, functions_folders="fuzz_functions") as server:
+            yield server
+
+
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 RUNS = [
     (MINT, "POST", POSITIVE),
@@ -218,6 +294,8 @@ RUNS = [
     (LIST, "GET", POSITIVE),  # no parameters, no body: nothing to break
     (EXECUTE, "POST", POSITIVE),
     (EXECUTE, "POST", NEGATIVE),
+    (SPEECH, "POST", POSITIVE),
+    (SPEECH, "POST", NEGATIVE),
 ]
 
 
@@ -225,8 +303,11 @@ RUNS = [
     ("path", "method", "mode"), RUNS, ids=[f"{m} {p} {g.value}" for p, m, g in RUNS]
 )
 def test_fuzzed_requests_get_documented_json_answers(
-    fuzzed: Running, path: str, method: str, mode: GenerationMode
+    request: pytest.FixtureRequest, adapter: str, path: str, method: str, mode: GenerationMode
 ) -> None:
+    # One server per adapter and kind, started only when a route of that kind is fuzzed.
+    del adapter  # parametrizes the server fixtures below
+    fuzzed: Running = request.getfixturevalue("fuzzed_speech" if path == SPEECH else "fuzzed")
     operation = SCHEMA[path][method]
     checks = [*CHECKS, negative_data_rejection] if mode is NEGATIVE else CHECKS
     statuses: list[int] = []

@@ -24,9 +24,13 @@ from navai_core import (
     CreateClientSecretRequest,
     FunctionContext,
     NavaiVoiceBackendOptions,
+    RetryPolicy,
+    SynthesizeSpeechRequest,
     build_client_secret_request,
+    build_speech_request,
     create_realtime_client_secret,
     parse_client_secret_response,
+    synthesize_speech,
 )
 from navai_core.exceptions import NavaiError, UpstreamError
 from tests.fake_openai import FakeOpenAI, broken_json, delay, status
@@ -248,6 +252,45 @@ def test_no_repr_or_str_of_a_public_object_shows_a_key(upstream: FakeOpenAI) -> 
     )
     assert_no_secret(text, "a repr")
     assert "ek_secret_value_123" not in text
+
+
+ELEVENLABS_KEY = "sk_eleven-LEAKCANARY-SPEECH-0123456789abcdef"
+
+
+def test_no_repr_str_or_error_of_the_speech_path_shows_the_elevenlabs_key() -> None:
+    options = NavaiVoiceBackendOptions(
+        openai_api_key=SERVER_KEY,
+        tts_provider="elevenlabs",
+        elevenlabs_api_key=ELEVENLABS_KEY,
+        elevenlabs_voice_id="voice-1",
+        elevenlabs_base_url="http://127.0.0.1:9",
+        elevenlabs_timeout_seconds=0.5,
+        retry=RetryPolicy(max_attempts=1),
+    )
+    upstream = build_speech_request(options, SynthesizeSpeechRequest(text="Hi"))
+    assert upstream.headers["xi-api-key"] == ELEVENLABS_KEY  # it is there
+    handler = build_handler(options, env={}, enable_functions=False)
+    echo = {"detail": {"message": f"invalid key {ELEVENLABS_KEY}"}}
+    errors = []
+    for answer in (
+        httpx.Response(401, json=echo),
+        httpx.Response(500, text=f"boom {ELEVENLABS_KEY}"),
+    ):
+
+        def send(_request: httpx.Request, answer: httpx.Response = answer) -> httpx.Response:
+            return answer
+
+        with (
+            httpx.Client(transport=httpx.MockTransport(send)) as client,
+            pytest.raises(NavaiError) as caught,
+        ):
+            synthesize_speech(options, {"text": "Hi"}, client=client)
+        errors.append(caught.value)
+    text = reprs(options, upstream, upstream.to_httpx(5), handler, *errors)
+    text += "\n".join(str(error.args) for error in errors)
+    assert ELEVENLABS_KEY not in text
+    assert "LEAKCANARY-SPEECH" not in text
+    assert SERVER_KEY not in text
 
 
 def test_the_request_handed_to_authorize_does_not_show_a_posted_key() -> None:

@@ -23,9 +23,11 @@ from navai_core import (
     RealtimeClientSecret,
     RetryPolicy,
     SynthesizedSpeech,
+    SynthesizeSpeechRequest,
     acreate_realtime_call,
     acreate_realtime_client_secret,
     ahangup_realtime_call,
+    asynthesize_speech,
     build_session_config,
     build_session_instructions,
     create_realtime_call,
@@ -33,6 +35,7 @@ from navai_core import (
     hangup_realtime_call,
     load_navai_functions,
     navai_function,
+    synthesize_speech,
 )
 from navai_core.exceptions import (
     AuthorizationError,
@@ -55,6 +58,19 @@ def mint_sync(options: NavaiVoiceBackendOptions) -> str:
 async def mint_async(options: NavaiVoiceBackendOptions, client: httpx.AsyncClient) -> str:
     secret = await acreate_realtime_client_secret(options, {"model": "gpt-realtime"}, client=client)
     return secret.value
+
+
+def speak(options: NavaiVoiceBackendOptions, client: httpx.Client) -> bytes:
+    speech: SynthesizedSpeech = synthesize_speech(
+        options, SynthesizeSpeechRequest(text="Hello", voice_id="v1"), client=client
+    )
+    mime: str = speech.mime_type
+    return speech.audio + mime.encode()
+
+
+async def aspeak(options: NavaiVoiceBackendOptions) -> str:
+    speech = await asynthesize_speech(options, {"text": "Hola"})
+    return speech.to_dict()["audioBase64"]
 
 
 def instructions() -> str:
@@ -95,6 +111,17 @@ def apps() -> tuple[object, ...]:
     wsgi_app: NavaiWSGIApp = create_wsgi_app(enable_functions=False)
     navai = add_navai_routes(starlette_app)
     return starlette_app, wsgi_app, navai.routes
+
+
+def observed() -> object:
+    from prometheus_client import CollectorRegistry
+
+    from navai_adapters import NavaiObserver, current_request_id
+    from navai_adapters.metrics import NavaiMetrics
+
+    observer: NavaiObserver = NavaiMetrics(CollectorRegistry())  # satisfies the protocol
+    request_id: str | None = current_request_id()
+    return create_app(observer=observer, request_log=True), request_id
 
 
 def backend_client_sync(transport: httpx.BaseTransport) -> object:
