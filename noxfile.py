@@ -5,6 +5,7 @@ nox -t tests     # the suite on every supported Python found, the lowest allowed
 nox -s tests     # the suite on every supported Python found, then the coverage report
 nox -s lowest    # the suite against the lowest versions pyproject.toml allows
 nox -s newest    # the suite against today's newest releases, skipping any cache
+nox -s browser   # the WebRTC example page in headless Chromium (part of -t tests)
 nox -s lint      # ruff check + ruff format --check
 nox -s typing    # mypy --strict on the packages and tests/typing
 nox -s docs      # mkdocs build --strict (warnings are errors)
@@ -112,6 +113,16 @@ def lowest(session: nox.Session) -> None:
     session.install("--resolution", "lowest-direct", ".[server,ratelimit]", *_group("tests"))
     # Not measured: coverage is the version sessions' job, with a current coverage.py.
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1], tags=["tests"])
+def browser(session: nox.Session) -> None:
+    """The WebRTC example page in headless Chromium, with an aiortc peer playing OpenAI.
+
+    Needs Chromium on the machine (``apt-get install chromium``); the test skips without it.
+    """
+    session.install(".[server]", *_group("tests"), *_group("browser"))
+    session.run("pytest", "tests/browser", *session.posargs)
 
 
 @nox.session(python=PYTHONS[-1], venv_backend="uv")

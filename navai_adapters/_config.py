@@ -163,6 +163,18 @@ class NavaiServerConfig:
         rate_limit_storage_timeout: Seconds a Redis connect or command may take.
         trusted_proxies: Addresses or networks of the proxies whose ``X-Forwarded-For``
             names the client; none by default (the header is never believed).
+        realtime_calls_path: Route relaying a browser's SDP offer to OpenAI (``POST``);
+            ``{path}/{call_id}/hangup`` ends a call, ``{path}/{call_id}/attach`` hands a
+            call made elsewhere to the server's tools.
+        enable_realtime_calls: ``False`` removes the calls routes.
+        enable_functions_execute: ``False`` removes the execute route only (with server
+            tools, no browser needs it).
+        server_tools: Run tools on the server, over each call's sideband WebSocket
+            (needs the ``realtime`` extra); the session then carries the tools.
+        max_sidebands: The most sidebands at once; a call beyond it is refused (503)
+            before OpenAI is asked.
+        sideband_idle_timeout: Seconds without an event after which a sideband closes.
+        max_sdp_bytes: Larger SDP offers are refused with 413.
     """
 
     client_secret_path: str = attrs.field(default="/navai/realtime/client-secret", validator=_path)
@@ -197,11 +209,33 @@ class NavaiServerConfig:
     )
     rate_limit_storage_timeout: float = attrs.field(default=0.5, validator=_positive_float)
     trusted_proxies: tuple[Network, ...] = attrs.field(default=(), converter=_networks)
+    realtime_calls_path: str = attrs.field(default="/navai/realtime/calls", validator=_path)
+    enable_realtime_calls: bool = attrs.field(
+        default=True, validator=attrs.validators.instance_of(bool)
+    )
+    enable_functions_execute: bool = attrs.field(
+        default=True, validator=attrs.validators.instance_of(bool)
+    )
+    server_tools: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    max_sidebands: int = attrs.field(default=100, validator=_positive_int)
+    sideband_idle_timeout: float = attrs.field(default=600.0, validator=_positive_float)
+    max_sdp_bytes: int = attrs.field(default=64 * 1024, validator=_positive_int)
 
     def __attrs_post_init__(self) -> None:
         paths = [self.health_path, self.client_secret_path, self.speech_synthesize_path]
         if self.enable_functions:
-            paths += [self.functions_list_path, self.functions_execute_path]
+            paths.append(self.functions_list_path)
+            if self.enable_functions_execute:
+                paths.append(self.functions_execute_path)
+        if self.enable_realtime_calls:
+            paths.append(self.realtime_calls_path)
+        if self.server_tools and not (self.enable_functions and self.enable_realtime_calls):
+            msg = (
+                "server_tools needs the functions (enable_functions) and the calls routes "
+                "(enable_realtime_calls): the tools come from the registry, the calls "
+                "from the calls route."
+            )
+            raise InvalidOptionError(msg, option="server_tools", value=self.server_tools)
         if len(set(paths)) != len(paths):
             msg = f"Route paths must differ from each other. Received: {', '.join(paths)}"
             raise InvalidOptionError(msg, option="paths", value=paths)
@@ -219,7 +253,10 @@ class NavaiServerConfig:
         ``NAVAI_HEALTH_PATH``, ``NAVAI_REQUEST_LOG``, ``NAVAI_RATE_LIMIT_MINT``,
         ``NAVAI_RATE_LIMIT_EXECUTE``, ``NAVAI_RATE_LIMIT_SPEECH``,
         ``NAVAI_RATE_LIMIT_STORAGE``, ``NAVAI_RATE_LIMIT_FAIL_OPEN``,
-        ``NAVAI_RATE_LIMIT_STORAGE_TIMEOUT``, ``NAVAI_TRUSTED_PROXIES``.
+        ``NAVAI_RATE_LIMIT_STORAGE_TIMEOUT``, ``NAVAI_TRUSTED_PROXIES``,
+        ``NAVAI_REALTIME_CALLS_PATH``, ``NAVAI_ENABLE_REALTIME_CALLS``,
+        ``NAVAI_ENABLE_FUNCTIONS_EXECUTE``, ``NAVAI_SERVER_TOOLS``,
+        ``NAVAI_MAX_SIDEBANDS``, ``NAVAI_SIDEBAND_IDLE_TIMEOUT``, ``NAVAI_MAX_SDP_BYTES``.
 
         Raises:
             InvalidOptionError: A variable has a value that cannot be used; the message
@@ -234,6 +271,14 @@ class NavaiServerConfig:
             found["enable_functions"] = enabled
         if (limit := env_int(source, "NAVAI_MAX_BODY_BYTES")) is not None:
             found["max_body_bytes"] = limit
+        for option, variable in _ENV_BOOL.items():
+            if (flag := env_bool(source, variable)) is not None:
+                found[option] = flag
+        for option, variable in _ENV_INT.items():
+            if (number := env_int(source, variable)) is not None:
+                found[option] = number
+        if (idle := env_float(source, "NAVAI_SIDEBAND_IDLE_TIMEOUT")) is not None:
+            found["sideband_idle_timeout"] = idle
         if (origins := env_list(source, "NAVAI_CORS_ORIGINS")) is not None:
             found["cors_origins"] = origins
         if (exposed := env_bool(source, "NAVAI_EXPOSE_LOAD_WARNINGS")) is not None:
@@ -263,10 +308,20 @@ _ENV_TEXT = {
     "speech_synthesize_path": "NAVAI_SPEECH_SYNTHESIZE_PATH",
     "functions_base_dir": "NAVAI_FUNCTIONS_BASE_DIR",
     "functions_folders": "NAVAI_FUNCTIONS_FOLDERS",
+    "realtime_calls_path": "NAVAI_REALTIME_CALLS_PATH",
     "health_path": "NAVAI_HEALTH_PATH",
 }
+_ENV_BOOL = {
+    "enable_realtime_calls": "NAVAI_ENABLE_REALTIME_CALLS",
+    "enable_functions_execute": "NAVAI_ENABLE_FUNCTIONS_EXECUTE",
+    "server_tools": "NAVAI_SERVER_TOOLS",
+}
+_ENV_INT = {"max_sidebands": "NAVAI_MAX_SIDEBANDS", "max_sdp_bytes": "NAVAI_MAX_SDP_BYTES"}
 _ENV_VARIABLES = {
     **_ENV_TEXT,
+    **_ENV_BOOL,
+    **_ENV_INT,
+    "sideband_idle_timeout": "NAVAI_SIDEBAND_IDLE_TIMEOUT",
     "max_body_bytes": "NAVAI_MAX_BODY_BYTES",
     "rate_limit_storage_timeout": "NAVAI_RATE_LIMIT_STORAGE_TIMEOUT",
     "trusted_proxies": "NAVAI_TRUSTED_PROXIES",

@@ -41,7 +41,18 @@ from navai_core import (
     load_navai_functions,
     synthesize_speech,
 )
+from navai_core._calls import (
+    acreate_realtime_call,
+    ahangup_realtime_call,
+    check_call_id,
+    create_realtime_call,
+    hangup_realtime_call,
+    hash_safety_identifier,
+    validate_offer,
+)
 from navai_core._ratelimit import caller_key, client_address
+from navai_core._secrets import _resolve_api_key
+from navai_core._sideband import BackgroundLoop, SidebandManager, session_tools
 from navai_core.exceptions import (
     AuthorizationError,
     FunctionExecutionError,
@@ -54,6 +65,8 @@ from navai_core.exceptions import (
 )
 
 __all__ = [
+    "CALL_ID_HEADER",
+    "SERVER_TOOLS_HEADER",
     "BodyTooLargeError",
     "NavaiHttpHandler",
     "NavaiRequest",
@@ -68,7 +81,14 @@ logger = logging.getLogger("navai")
 access_logger = logging.getLogger("navai.access")
 
 RouteName = Literal[
-    "health", "client_secret", "functions_list", "functions_execute", "speech_synthesize"
+    "health",
+    "client_secret",
+    "functions_list",
+    "functions_execute",
+    "speech_synthesize",
+    "realtime_calls",
+    "realtime_call_hangup",
+    "realtime_call_attach",
 ]
 
 _JSON_HEADERS: Final = (("content-type", "application/json"),)
@@ -79,7 +99,15 @@ _ROUTE_METHODS: Final[dict[RouteName, str]] = {
     "functions_list": "GET",
     "functions_execute": "POST",
     "speech_synthesize": "POST",
+    "realtime_calls": "POST",
+    "realtime_call_hangup": "POST",
+    "realtime_call_attach": "POST",
 }
+_SDP_HEADERS: Final = (("content-type", "application/sdp"), ("cache-control", "no-store"))
+#: The response header carrying a new call's id (CORS exposes it to browsers).
+CALL_ID_HEADER: Final = "x-navai-call-id"
+#: ``on`` when the server runs the call's tools, ``off`` when the client must relay them.
+SERVER_TOOLS_HEADER: Final = "x-navai-server-tools"
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
@@ -187,7 +215,25 @@ class _Speak:
     raw_audio: bool  # answer the audio bytes themselves, not base64 in JSON
 
 
-_Plan = _Mint | _Execute | _Speak | NavaiResponse
+@attrs.frozen
+class _Call:
+    sdp: str
+    request: CreateClientSecretRequest
+    headers: httpx.Headers
+
+
+@attrs.frozen
+class _Hangup:
+    call_id: str
+
+
+@attrs.frozen
+class _Attach:
+    call_id: str
+    headers: httpx.Headers
+
+
+_Plan = _Mint | _Execute | _Speak | _Call | _Hangup | _Attach | NavaiResponse
 
 
 def _wants_raw_audio(accept: str | None) -> bool:
@@ -243,7 +289,24 @@ class NavaiHttpHandler:
         self._watched = config.request_log or config.observer is not None
         if registry is not None:
             self._routes[config.functions_list_path] = "functions_list"
-            self._routes[config.functions_execute_path] = "functions_execute"
+            if config.enable_functions_execute:
+                self._routes[config.functions_execute_path] = "functions_execute"
+        self._calls_prefix: str | None = None
+        if config.enable_realtime_calls:
+            self._routes[config.realtime_calls_path] = "realtime_calls"
+            self._calls_prefix = config.realtime_calls_path.rstrip("/") + "/"
+        #: Runs the calls' sidebands when server tools are on; ``None`` otherwise.
+        self.sidebands: SidebandManager | None = None
+        self._tools_cache: tuple[object, list[dict[str, Any]]] | None = None
+        if config.server_tools and registry is not None:
+            self.sidebands = SidebandManager(
+                options,
+                registry,
+                max_sidebands=config.max_sidebands,
+                idle_timeout=config.sideband_idle_timeout,
+            )
+        #: The loop sync callers (WSGI) run sidebands on; started on first use.
+        self.background = BackgroundLoop()
         self._listing: tuple[object, NavaiResponse] | None = None
         #: Counts requests of the limited routes; ``None`` when no route has rates.
         self.rate_limiter: RouteLimiter | None = None
@@ -258,8 +321,13 @@ class NavaiHttpHandler:
     # --- routing and bodies: pure -------------------------------------------------------
 
     def routes(self) -> list[str]:
-        """The paths this handler serves."""
-        return list(self._routes)
+        """The paths this handler serves (``{call_id}`` stands for a call's id)."""
+        paths = list(self._routes)
+        if self._calls_prefix is not None:
+            paths.append(f"{self._calls_prefix}{{call_id}}/hangup")
+            if self.sidebands is not None:
+                paths.append(f"{self._calls_prefix}{{call_id}}/attach")
+        return paths
 
     def match(self, path: str, root_path: str = "") -> RouteName | None:
         """The NAVAI route at ``path``, or ``None`` when the path is not NAVAI's.
@@ -272,7 +340,22 @@ class NavaiHttpHandler:
         """
         if root_path:
             path = route_path(path, root_path)
-        return self._routes.get(path)
+        route = self._routes.get(path)
+        if route is None and self._calls_prefix is not None and path.startswith(self._calls_prefix):
+            _, _, action = path[len(self._calls_prefix) :].partition("/")
+            if action == "hangup":
+                return "realtime_call_hangup"
+            if action == "attach" and self.sidebands is not None:
+                return "realtime_call_attach"
+        return route
+
+    def _call_id(self, request: NavaiRequest) -> str:
+        """The call id in a hangup or attach path, below any mount prefix."""
+        assert self._calls_prefix is not None
+        path = request.path
+        if request.root_path:
+            path = route_path(path, request.root_path)
+        return check_call_id(path[len(self._calls_prefix) :].partition("/")[0])
 
     def check_declared_length(self, content_length: str | None) -> NavaiResponse | None:
         """A 413 (or 400) answer when ``Content-Length`` alone rules the body out."""
@@ -328,6 +411,8 @@ class NavaiHttpHandler:
     def _plan(self, request: NavaiRequest, route: RouteName) -> _Plan:
         """Decide what the request asks for, or answer it at once (errors, listing)."""
         try:
+            if route == "realtime_calls":
+                return self._call_plan(request)
             data = self._json_object(request)
             if route == "functions_list":
                 # The list takes no input, but a body sent anyway must still be JSON.
@@ -342,9 +427,34 @@ class NavaiHttpHandler:
                     SynthesizeSpeechRequest.from_wire(data),
                     _wants_raw_audio(request.headers.get("accept")),
                 )
+            if route == "realtime_call_hangup":
+                return _Hangup(self._call_id(request))
+            if route == "realtime_call_attach":
+                return _Attach(self._call_id(request), request.headers)
             return self._execute_plan(data, request)
         except InvalidRequestError as error:
             return NavaiResponse.from_error(error)
+
+    def _call_plan(self, request: NavaiRequest) -> _Call:
+        """The offer and the session asked for: raw ``application/sdp``, or JSON."""
+        content_type = request.headers.get("content-type", "")
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type == "application/sdp":
+            try:
+                sdp: object = request.body.decode("utf-8")
+            except UnicodeDecodeError:
+                msg = "The SDP offer must be UTF-8 text."
+                raise InvalidRequestError(msg) from None
+            fields: dict[str, Any] = {}
+        else:
+            fields = self._json_object(request)
+            sdp = fields.pop("sdp", None)
+            if sdp is None:
+                msg = 'sdp is required: send the offer as application/sdp, or JSON {"sdp": ...}.'
+                raise InvalidRequestError(msg)
+            fields.pop("apiKey", None)  # a call always goes out with the server's key
+        offer = validate_offer(sdp, self.config.max_sdp_bytes)
+        return _Call(offer, CreateClientSecretRequest.from_wire(fields), request.headers)
 
     def _json_object(self, request: NavaiRequest) -> dict[str, Any]:
         body = request.body
@@ -470,11 +580,13 @@ class NavaiHttpHandler:
         name = getattr(error, "function_name", plan.function_name)
         observer.tool_call(name, _OUTCOMES.get(type(error), "error"), seconds)
 
-    def _failed(self, plan: _Mint | _Execute | _Speak, error: NavaiError) -> NavaiResponse:
-        # Speech is not measured yet: only mints and tool calls are.
+    def _failed(
+        self, plan: _Mint | _Execute | _Speak | _Call | _Hangup | _Attach, error: NavaiError
+    ) -> NavaiResponse:
+        # Speech and calls are not measured yet: only mints and tool calls are.
         if (
             self._observer is not None
-            and not isinstance(plan, _Speak)
+            and isinstance(plan, (_Mint, _Execute))
             and not isinstance(error, AuthorizationError)
         ):
             self._observe_failure(plan, error)
@@ -636,18 +748,29 @@ class NavaiHttpHandler:
             return _internal_error(request)
         limiter = self._limited(route)
         if limiter is None:
-            return self._respond(request, route, client)
+            return self._respond(request, route, client, verdict)
         decision = limiter.hit(route, self._caller(request, verdict))
         if decision.status is not None:  # over the limit: the route does not run
             return self._stamped(NavaiResponse(decision.status, b""), decision)
-        return self._stamped(self._respond(request, route, client), decision)
+        return self._stamped(self._respond(request, route, client, verdict), decision)
 
     def _respond(
-        self, request: NavaiRequest, route: RouteName, client: httpx.Client
+        self, request: NavaiRequest, route: RouteName, client: httpx.Client, verdict: object
     ) -> NavaiResponse:
         plan: _Plan | None = None
         try:
             plan = self._plan(request, route)
+            if isinstance(plan, _Call):
+                return self._create_call(plan, client, verdict)
+            if isinstance(plan, _Hangup):
+                hangup_realtime_call(self.options, plan.call_id, client=client)
+                if (sidebands := self.sidebands) is not None:
+                    self.background.run(sidebands.stop(plan.call_id), 10)
+                return NavaiResponse.json(200, {"ok": True, "call_id": plan.call_id})
+            if isinstance(plan, _Attach):
+                start = self._attach_start(plan)
+                self.background.call(start, 10)
+                return NavaiResponse.json(202, {"ok": True, "call_id": plan.call_id})
             if isinstance(plan, _Mint):
                 secret = create_realtime_client_secret(self.options, plan.request, client=client)
                 return self._minted(plan, secret)
@@ -686,18 +809,32 @@ class NavaiHttpHandler:
             return _internal_error(request)
         limiter = self._limited(route)
         if limiter is None:
-            return await self._arespond(request, route, client)
+            return await self._arespond(request, route, client, verdict)
         decision = await limiter.ahit(route, self._caller(request, verdict))
         if decision.status is not None:  # over the limit: the route does not run
             return self._stamped(NavaiResponse(decision.status, b""), decision)
-        return self._stamped(await self._arespond(request, route, client), decision)
+        return self._stamped(await self._arespond(request, route, client, verdict), decision)
 
     async def _arespond(
-        self, request: NavaiRequest, route: RouteName, client: httpx.AsyncClient
+        self,
+        request: NavaiRequest,
+        route: RouteName,
+        client: httpx.AsyncClient,
+        verdict: object,
     ) -> NavaiResponse:
         plan: _Plan | None = None
         try:
             plan = self._plan(request, route)
+            if isinstance(plan, _Call):
+                return await self._acreate_call(plan, client, verdict)
+            if isinstance(plan, _Hangup):
+                await ahangup_realtime_call(self.options, plan.call_id, client=client)
+                if (sidebands := self.sidebands) is not None:
+                    await sidebands.stop(plan.call_id)
+                return NavaiResponse.json(200, {"ok": True, "call_id": plan.call_id})
+            if isinstance(plan, _Attach):
+                self._attach_start(plan)()
+                return NavaiResponse.json(202, {"ok": True, "call_id": plan.call_id})
             if isinstance(plan, _Mint):
                 secret = await acreate_realtime_client_secret(
                     self.options, plan.request, client=client
@@ -717,11 +854,98 @@ class NavaiHttpHandler:
         except Exception:
             return _internal_error(request)
 
+    # --- calls: the decisions both drivers share -------------------------------------------
+
+    def _session_tools(self) -> list[dict[str, Any]] | None:
+        if self.sidebands is None:
+            return None
+        registry = self.registry
+        assert registry is not None
+        cached = self._tools_cache
+        if cached is None or cached[0] is not registry.items:
+            self._tools_cache = cached = (registry.items, session_tools(registry))
+        return cached[1]
+
+    @staticmethod
+    def _safety_identifier(verdict: object) -> str | None:
+        # The authorize hook's identity, hashed: OpenAI asks for one per end user.
+        return hash_safety_identifier(verdict) if isinstance(verdict, str) and verdict else None
+
+    def _call_answer(self, call_id: str, sdp: str) -> NavaiResponse:
+        tools = "on" if self.sidebands is not None else "off"
+        headers = (*_SDP_HEADERS, (CALL_ID_HEADER, call_id), (SERVER_TOOLS_HEADER, tools))
+        return NavaiResponse(201, sdp.encode("utf-8"), headers)
+
+    def _create_call(self, plan: _Call, client: httpx.Client, verdict: object) -> NavaiResponse:
+        sidebands = self.sidebands
+        if sidebands is not None:
+            sidebands.reserve()  # refused here, before OpenAI is asked
+        try:
+            call = create_realtime_call(
+                self.options,
+                plan.sdp,
+                plan.request,
+                client=client,
+                tools=self._session_tools(),
+                safety_identifier=self._safety_identifier(verdict),
+            )
+        except BaseException:
+            if sidebands is not None:
+                sidebands.release()
+            raise
+        if sidebands is not None:
+            headers = plan.headers
+            self.background.call(
+                lambda: sidebands.start(call.call_id, call.api_key, headers=headers)
+            )
+        return self._call_answer(call.call_id, call.sdp)
+
+    async def _acreate_call(
+        self, plan: _Call, client: httpx.AsyncClient, verdict: object
+    ) -> NavaiResponse:
+        sidebands = self.sidebands
+        if sidebands is not None:
+            sidebands.reserve()  # refused here, before OpenAI is asked
+        try:
+            call = await acreate_realtime_call(
+                self.options,
+                plan.sdp,
+                plan.request,
+                client=client,
+                tools=self._session_tools(),
+                safety_identifier=self._safety_identifier(verdict),
+            )
+        except BaseException:
+            if sidebands is not None:
+                sidebands.release()
+            raise
+        if sidebands is not None:
+            sidebands.start(call.call_id, call.api_key, headers=plan.headers)
+        return self._call_answer(call.call_id, call.sdp)
+
+    def _attach_start(self, plan: _Attach) -> Callable[[], None]:
+        """What attaching does on the sidebands' loop; the slot is taken here."""
+        sidebands = self.sidebands
+        assert sidebands is not None
+        api_key = _resolve_api_key(self.options, CreateClientSecretRequest())
+        session = {"type": "realtime", "tools": self._session_tools()}
+        sidebands.reserve()
+
+        def start() -> None:
+            sidebands.start(plan.call_id, api_key, headers=plan.headers, session_update=session)
+
+        return start
+
+    def close(self) -> None:
+        """Close the sidebands and their background loop (sync servers)."""
+        sidebands = self.sidebands
+        self.background.close(sidebands.aclose if sidebands is not None else None)
+
     def _answer_error(self, plan: _Plan | None, error: NavaiError) -> NavaiResponse:
         if plan is None or isinstance(plan, NavaiResponse):  # raised by the authorize hook
             return NavaiResponse.from_error(error)
-        # A failed mint or synthesis is logged here, once; a failed call by the registry.
-        if isinstance(plan, (_Mint, _Speak)) and error.status_code >= 500:  # noqa: PLR2004
+        # A failed mint, synthesis or call is logged here, once; a failed tool by the registry.
+        if not isinstance(plan, _Execute) and error.status_code >= 500:  # noqa: PLR2004
             logger.warning("%s", error.message)
         return self._failed(plan, error)
 

@@ -196,6 +196,12 @@ def _build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="interface for --metrics-port (default 127.0.0.1)",
     )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="also serve the WebRTC example page at /navai/demo (off by default; for trying "
+        "the calls route from a browser, not for production)",
+    )
     functions_flags(serve)
 
     functions = commands.add_parser("functions", help="list the discovered backend functions")
@@ -563,12 +569,15 @@ def _serve(args: argparse.Namespace) -> int:
     log_config = _log_config(level, fmt, access_log=access_log)
     logging.config.dictConfig(log_config)
     options = NavaiVoiceBackendOptions.from_env()
+    if args.demo:
+        os.environ["NAVAI_DEMO"] = "true"  # for workers and reloads, which build their own app
     if args.reload:
         # The reloaded process reports what it loads, each time: not the parent too.
         with _quiet(logging.getLogger("navai")):
             app = create_app(options)
     else:
         app = create_app(options, observer=metrics) if metrics else create_app(options)
+    app = _with_demo(app)
     handler = app.state.navai.handler
     if not _ready_to_serve(args, handler, strict=strict):
         return EXIT_FAILED
@@ -609,6 +618,11 @@ def _print_banner(args: argparse.Namespace, handler: NavaiHttpHandler) -> None:
         print(f"  POST {url}{handler.config.functions_execute_path}")
         if not args.reload:  # the reloaded process prints them, at each reload
             _print_tools(handler)
+    if handler.config.enable_realtime_calls:
+        tools = "server-side tools on" if handler.sidebands is not None else "tools relayed"
+        print(f"  POST {url}{handler.config.realtime_calls_path}  (WebRTC calls, {tools})")
+    if args.demo:
+        print(f"Demo page: {url}{DEMO_PATH}")
     sys.stdout.flush()
 
 
@@ -750,6 +764,32 @@ def _child_app() -> Any:
             app = create_app()
     if not os.environ.get(_CHILD_NO_GC):
         tune_gc()
+    return _with_demo(app)
+
+
+DEMO_PATH = "/navai/demo"
+
+
+def _demo_page() -> bytes:
+    """The WebRTC example page: shipped in the package, or the repository's examples/."""
+    shipped = Path(__file__).parent / "_demo" / "index.html"
+    source = Path(__file__).parents[1] / "examples" / "webrtc" / "index.html"
+    return (shipped if shipped.is_file() else source).read_bytes()
+
+
+def _with_demo(app: Any) -> Any:
+    """``app`` with the demo page at :data:`DEMO_PATH` when ``NAVAI_DEMO`` is true."""
+    if not env_bool(os.environ, "NAVAI_DEMO"):
+        return app
+    from starlette.responses import Response  # noqa: PLC0415
+    from starlette.routing import Route  # noqa: PLC0415
+
+    page = _demo_page()
+
+    async def demo(_request: object) -> Response:
+        return Response(page, media_type="text/html", headers={"cache-control": "no-store"})
+
+    app.router.routes.insert(0, Route(DEMO_PATH, demo, methods=["GET"]))
     return app
 
 

@@ -66,11 +66,15 @@ class NavaiDjango:
         for route_path in self.handler.routes():
             view = self._view_for(route_path)
             name = f"navai-{self.handler.match(route_path)}".replace("_", "-")
-            patterns.append(path(route_path.lstrip("/"), view, name=name))
+            # A call's hangup and attach routes hold its id: a Django path converter.
+            pattern = route_path.lstrip("/").replace("{call_id}", "<str:call_id>")
+            patterns.append(path(pattern, view, name=name))
         return patterns
 
     def _view_for(self, route_path: str) -> Any:
-        def view(request: HttpRequest) -> HttpResponse:
+        def view(request: HttpRequest, call_id: str | None = None) -> HttpResponse:
+            if call_id is not None:
+                return self.serve(request, route_path.replace("{call_id}", call_id))
             return self.serve(request, route_path)
 
         return _csrf_exempt(view) if self.csrf_exempt else view
@@ -109,6 +113,7 @@ class NavaiDjango:
         self.client.close()
         if self.handler.registry is not None:
             self.handler.registry.close()
+        self.handler.close()  # the sidebands and their background loop, if any
 
 
 def _chunks(request: HttpRequest) -> Iterator[bytes]:

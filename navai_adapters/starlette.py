@@ -35,6 +35,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from navai_adapters._http import (
+    CALL_ID_HEADER,
+    SERVER_TOOLS_HEADER,
     BodyTooLargeError,
     NavaiHttpHandler,
     NavaiRequest,
@@ -91,6 +93,8 @@ class NavaiStarlette:
             self.handler.registry.close()
         if self.handler.rate_limiter is not None:
             await self.handler.rate_limiter.aclose()
+        if self.handler.sidebands is not None:
+            await self.handler.sidebands.aclose()  # server-side tools: every sideband ends
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request: translate, let the handler decide, translate back."""
@@ -342,6 +346,7 @@ def create_app(
                 allow_origins=list(origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type"],
+                expose_headers=[CALL_ID_HEADER, SERVER_TOOLS_HEADER],
                 max_age=600,
             )
         )

@@ -65,6 +65,7 @@ class NavaiWSGIApp:
             self.handler.registry.close()
         if self.handler.rate_limiter is not None:
             self.handler.rate_limiter.close()
+        self.handler.close()  # the sidebands and their background loop, if any
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""

@@ -10,8 +10,16 @@ framework is imported here; :mod:`navai_adapters` puts this core behind HTTP, an
 from __future__ import annotations
 
 from navai_core import exceptions
+from navai_core._calls import (
+    RealtimeCall,
+    acreate_realtime_call,
+    ahangup_realtime_call,
+    create_realtime_call,
+    hangup_realtime_call,
+)
 from navai_core._client import (
     AsyncNavaiBackendClient,
+    BackendCall,
     BackendClientSecret,
     BackendFunction,
     BackendFunctionsResult,
@@ -36,6 +44,7 @@ from navai_core._secrets import (
     RealtimeClientSecret,
     acreate_realtime_client_secret,
     build_client_secret_request,
+    build_session_config,
     create_realtime_client_secret,
     parse_client_secret_response,
 )
@@ -52,6 +61,7 @@ from navai_core._speech_options import ElevenLabsVoiceSettings
 
 __all__ = [
     "AsyncNavaiBackendClient",
+    "BackendCall",
     "BackendClientSecret",
     "BackendFunction",
     "BackendFunctionsResult",
@@ -63,20 +73,26 @@ __all__ = [
     "NavaiBackendClient",
     "NavaiFunctionRegistry",
     "NavaiVoiceBackendOptions",
+    "RealtimeCall",
     "RealtimeClientSecret",
     "RetryPolicy",
     "SpeechUpstreamRequest",
     "SynthesizeSpeechRequest",
     "SynthesizedSpeech",
     "__version__",
+    "acreate_realtime_call",
     "acreate_realtime_client_secret",
+    "ahangup_realtime_call",
     "asynthesize_speech",
     "build_client_secret_request",
+    "build_session_config",
     "build_session_instructions",
     "build_speech_request",
+    "create_realtime_call",
     "create_realtime_client_secret",
     "exceptions",
     "get_navai_voice_backend_options_from_env",
+    "hangup_realtime_call",
     "load_navai_functions",
     "navai_function",
     "parse_client_secret_response",

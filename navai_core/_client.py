@@ -50,6 +50,7 @@ from navai_core.exceptions import (
 
 __all__ = [
     "AsyncNavaiBackendClient",
+    "BackendCall",
     "BackendClientSecret",
     "BackendFunction",
     "BackendFunctionsResult",
@@ -71,6 +72,7 @@ _CLIENT_SECRET_PATH = "/navai/realtime/client-secret"  # noqa: S105 - a route, n
 _FUNCTIONS_LIST_PATH = "/navai/functions"
 _FUNCTIONS_EXECUTE_PATH = "/navai/functions/execute"
 _SPEECH_SYNTHESIZE_PATH = "/navai/speech/synthesize"
+_REALTIME_CALLS_PATH = "/navai/realtime/calls"
 
 # Failures after which the request cannot have reached the backend: safe to send again.
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -155,6 +157,25 @@ class BackendFunctionsResult:
 
     functions: tuple[BackendFunction, ...] = ()
     warnings: tuple[str, ...] = ()
+
+
+@attrs.frozen(repr=False)
+class BackendCall:
+    """A WebRTC call the backend created (its ``POST /navai/realtime/calls``).
+
+    Attributes:
+        call_id: The call's id, for hangup (``X-Navai-Call-Id``).
+        sdp: The SDP answer, for ``setRemoteDescription``.
+        server_tools: Whether the backend runs the call's tools itself
+            (``X-Navai-Server-Tools: on``); when not, the client relays them.
+    """
+
+    call_id: str
+    sdp: str
+    server_tools: bool = False
+
+    def __repr__(self) -> str:
+        return f"BackendCall(call_id={self.call_id!r}, server_tools={self.server_tools!r})"
 
 
 # --- the flow's steps -------------------------------------------------------------------------
@@ -392,6 +413,23 @@ def _parse_speech_answer(answer: _Answer) -> SynthesizedSpeech:
     return SynthesizedSpeech(audio=audio, mime_type=mime_type, provider=provider)
 
 
+def _parse_call_answer(answer: _Answer) -> BackendCall:
+    """Read the calls route's answer (pure): the SDP answer and the call id header.
+
+    Raises:
+        BackendError: The backend answered an error status.
+        InvalidBackendResponseError: A success without a call id or an SDP answer.
+    """
+    if not _is_success(answer):
+        raise _http_error(answer, ())
+    call_id = answer.headers.get("x-navai-call-id")
+    sdp = answer.content.decode("utf-8", "replace")
+    if not call_id or not sdp.startswith("v=0"):
+        raise _invalid("Invalid realtime call response.", answer)
+    tools = answer.headers.get("x-navai-server-tools") == "on"
+    return BackendCall(call_id=call_id, sdp=sdp, server_tools=tools)
+
+
 def _retry_after(headers: httpx.Headers) -> float | None:
     raw = headers.get("retry-after")
     try:
@@ -424,8 +462,10 @@ class _BaseNavaiBackendClient:
         speech_synthesize_path: str,
         headers: Mapping[str, str] | None,
         retry: RetryPolicy,
+        realtime_calls_path: str = _REALTIME_CALLS_PATH,
     ) -> None:
         self.api_base_url = _base_url(api_base_url, env)
+        self.realtime_calls_url = _join(self.api_base_url, realtime_calls_path)
         self.client_secret_url = _join(self.api_base_url, client_secret_path)
         self.functions_list_url = _join(self.api_base_url, functions_list_path)
         self.functions_execute_url = _join(self.api_base_url, functions_execute_path)
@@ -532,6 +572,22 @@ class _BaseNavaiBackendClient:
         answer = yield from self._exchange(step, idempotent=False)
         return _parse_execute_answer(answer, function_name)
 
+    def _call_flow(
+        self, sdp: str, request: CreateClientSecretRequest | None, fields: Mapping[str, str | None]
+    ) -> _Flow[BackendCall]:
+        wire: dict[str, Any] = (request or CreateClientSecretRequest()).to_wire()
+        wire.pop("apiKey", None)  # a call always goes out with the server's key
+        wire.update({name: value for name, value in fields.items() if value is not None})
+        step = _Send("POST", self.realtime_calls_url, _encode({"sdp": sdp, **wire}))
+        answer = yield from self._exchange(step, idempotent=False)
+        return _parse_call_answer(answer)
+
+    def _hangup_flow(self, call_id: str) -> _Flow[None]:
+        url = f"{self.realtime_calls_url}/{call_id}/hangup"
+        answer = yield from self._exchange(_Send("POST", url, b"{}"), idempotent=True)
+        if not _is_success(answer):
+            raise _http_error(answer, ())
+
     def _speech_flow(
         self,
         text: str,
@@ -580,6 +636,7 @@ class NavaiBackendClient(_BaseNavaiBackendClient):
         functions_list_path: The listing route (default ``/navai/functions``).
         functions_execute_path: The execute route (default ``/navai/functions/execute``).
         speech_synthesize_path: The speech route (default ``/navai/speech/synthesize``).
+        realtime_calls_path: The WebRTC calls route (default ``/navai/realtime/calls``).
         headers: Sent with every request, such as the ``Authorization`` an ``authorize``
             hook expects. Never logged.
         timeout: Seconds (or an ``httpx.Timeout``) per request phase. Default: 5 s to
@@ -607,6 +664,7 @@ class NavaiBackendClient(_BaseNavaiBackendClient):
         functions_list_path: str = _FUNCTIONS_LIST_PATH,
         functions_execute_path: str = _FUNCTIONS_EXECUTE_PATH,
         speech_synthesize_path: str = _SPEECH_SYNTHESIZE_PATH,
+        realtime_calls_path: str = _REALTIME_CALLS_PATH,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
         retry: RetryPolicy = DEFAULT_CLIENT_RETRY,
@@ -622,6 +680,7 @@ class NavaiBackendClient(_BaseNavaiBackendClient):
             speech_synthesize_path=speech_synthesize_path,
             headers=headers,
             retry=retry,
+            realtime_calls_path=realtime_calls_path,
         )
         _check_injection(client, transport)
         self._owns_client = client is None
@@ -757,6 +816,42 @@ class NavaiBackendClient(_BaseNavaiBackendClient):
             )
         )
 
+    def start_call(
+        self,
+        sdp: str,
+        request: CreateClientSecretRequest | None = None,
+        *,
+        model: str | None = None,
+        voice: str | None = None,
+        instructions: str | None = None,
+    ) -> BackendCall:
+        """Start a WebRTC call through the backend (its ``POST /navai/realtime/calls``).
+
+        Args:
+            sdp: The SDP offer of the peer connection.
+            request: Model, voice, instructions, language, accent, tone (no key is sent).
+            model: Shortcut for ``request.model``; wins over it.
+            voice: Shortcut for ``request.voice``.
+            instructions: Shortcut for ``request.instructions``.
+
+        Returns:
+            The call id, the SDP answer, and whether the server runs the tools.
+
+        Raises:
+            BackendError: The backend refused (its status and message) or could not be reached.
+            InvalidBackendResponseError: ``Invalid realtime call response.``
+        """
+        fields = {"model": model, "voice": voice, "instructions": instructions}
+        return self._drive(self._call_flow(sdp, request, fields))
+
+    def hangup_call(self, call_id: str) -> None:
+        """End a call (the backend's ``POST /navai/realtime/calls/{call_id}/hangup``).
+
+        Raises:
+            BackendError: The backend refused or could not be reached.
+        """
+        self._drive(self._hangup_flow(call_id))
+
     def _send(self, step: _Send) -> _Answer:
         request = self._client.build_request(
             step.method,
@@ -802,6 +897,7 @@ class AsyncNavaiBackendClient(_BaseNavaiBackendClient):
         functions_list_path: str = _FUNCTIONS_LIST_PATH,
         functions_execute_path: str = _FUNCTIONS_EXECUTE_PATH,
         speech_synthesize_path: str = _SPEECH_SYNTHESIZE_PATH,
+        realtime_calls_path: str = _REALTIME_CALLS_PATH,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
         retry: RetryPolicy = DEFAULT_CLIENT_RETRY,
@@ -817,6 +913,7 @@ class AsyncNavaiBackendClient(_BaseNavaiBackendClient):
             speech_synthesize_path=speech_synthesize_path,
             headers=headers,
             retry=retry,
+            realtime_calls_path=realtime_calls_path,
         )
         _check_injection(client, transport)
         self._owns_client = client is None
@@ -891,6 +988,23 @@ class AsyncNavaiBackendClient(_BaseNavaiBackendClient):
                 voice_settings=voice_settings,
             )
         )
+
+    async def start_call(
+        self,
+        sdp: str,
+        request: CreateClientSecretRequest | None = None,
+        *,
+        model: str | None = None,
+        voice: str | None = None,
+        instructions: str | None = None,
+    ) -> BackendCall:
+        """Async :meth:`NavaiBackendClient.start_call`."""
+        fields = {"model": model, "voice": voice, "instructions": instructions}
+        return await self._drive(self._call_flow(sdp, request, fields))
+
+    async def hangup_call(self, call_id: str) -> None:
+        """Async :meth:`NavaiBackendClient.hangup_call`."""
+        await self._drive(self._hangup_flow(call_id))
 
     async def _send(self, step: _Send) -> _Answer:
         request = self._client.build_request(

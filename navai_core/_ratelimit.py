@@ -38,6 +38,7 @@ RATE_LIMIT_ENV: Final[Mapping[str, str]] = {
     "client_secret": "NAVAI_RATE_LIMIT_MINT",
     "functions_execute": "NAVAI_RATE_LIMIT_EXECUTE",
     "speech_synthesize": "NAVAI_RATE_LIMIT_SPEECH",
+    "realtime_calls": "NAVAI_RATE_LIMIT_CALLS",
 }
 
 Granularity = Literal["second", "minute", "hour", "day", "month", "year"]

@@ -16,7 +16,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, TypeAlias, TypeVar
 
@@ -265,6 +265,71 @@ def _check_policy(name: str, value: str, allowed: frozenset[str] | None) -> None
         raise PolicyViolationError(msg)
 
 
+def build_session_config(
+    options: NavaiVoiceBackendOptions,
+    request: CreateClientSecretRequest | None = None,
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The ``session`` object OpenAI is sent, for a mint and for a WebRTC call alike.
+
+    One function decides the session for every way a session is started, so a policy
+    (allowed models and voices, the instructions lines, the hybrid voice's text-only
+    output) is applied the same way everywhere and changes in one place.
+
+    Args:
+        options: The server's options (defaults and policies).
+        request: What the caller asked for; defaults apply to what it leaves unset.
+        tools: Function tools (``{"type": "function", "name", "description",
+            "parameters"}``) for the session; none when ``None``.
+
+    Returns:
+        ``{"type": "realtime", "model", "instructions", "audio": {"output": {"voice"}}}``
+        (``output_modalities: ["text"]`` instead of the audio when ElevenLabs speaks),
+        plus ``tools`` when given.
+
+    Raises:
+        PolicyViolationError: The model or voice is outside ``allowed_models`` /
+            ``allowed_voices`` (403).
+    """
+    request = request or CreateClientSecretRequest()
+    model = request.model or options.default_model
+    voice = request.voice or options.default_voice
+    text_only = options.tts_provider == "elevenlabs"
+    _check_policy("model", model, options.allowed_models)
+    if not text_only:  # a text-only session has no OpenAI voice to police
+        _check_policy("voice", voice, options.allowed_voices)
+    instructions = build_session_instructions(
+        options.default_instructions,
+        instructions=request.instructions,
+        language=request.language,
+        voice_accent=request.voice_accent,
+        voice_tone=request.voice_tone,
+        default_language=options.default_language,
+        default_voice_accent=options.default_voice_accent,
+        default_voice_tone=options.default_voice_tone,
+    )
+    session: dict[str, Any] = {"type": "realtime", "model": model, "instructions": instructions}
+    if text_only:
+        # ElevenLabs speaks: OpenAI answers in text only, and no OpenAI voice is set.
+        session["output_modalities"] = ["text"]
+    else:
+        session["audio"] = {"output": {"voice": voice}}
+    if tools is not None:
+        session["tools"] = [dict(tool) for tool in tools]
+    return session
+
+
+def upstream_headers(options: NavaiVoiceBackendOptions, api_key: str) -> dict[str, str]:
+    """The headers every OpenAI call carries: the key, and the organization and project."""
+    headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+    if options.openai_organization:
+        headers["OpenAI-Organization"] = options.openai_organization
+    if options.openai_project:
+        headers["OpenAI-Project"] = options.openai_project
+    return headers
+
+
 def build_client_secret_request(
     options: NavaiVoiceBackendOptions,
     request: CreateClientSecretRequest | None = None,
@@ -287,40 +352,11 @@ def build_client_secret_request(
     """
     request = request or CreateClientSecretRequest()
     api_key = _resolve_api_key(options, request)
-    model = request.model or options.default_model
-    voice = request.voice or options.default_voice
-    text_only = options.tts_provider == "elevenlabs"
-    _check_policy("model", model, options.allowed_models)
-    if not text_only:  # a text-only session has no OpenAI voice to police
-        _check_policy("voice", voice, options.allowed_voices)
-    instructions = build_session_instructions(
-        options.default_instructions,
-        instructions=request.instructions,
-        language=request.language,
-        voice_accent=request.voice_accent,
-        voice_tone=request.voice_tone,
-        default_language=options.default_language,
-        default_voice_accent=options.default_voice_accent,
-        default_voice_tone=options.default_voice_tone,
-    )
-    headers = {
-        "Authorization": f"Bearer {api_key}",
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-    }
-    if options.openai_organization:
-        headers["OpenAI-Organization"] = options.openai_organization
-    if options.openai_project:
-        headers["OpenAI-Project"] = options.openai_project
-    session: dict[str, Any] = {"type": "realtime", "model": model, "instructions": instructions}
-    if text_only:
-        # ElevenLabs speaks: OpenAI answers in text only, and no OpenAI voice is set.
-        session["output_modalities"] = ["text"]
-    else:
-        session["audio"] = {"output": {"voice": voice}}
+    headers = upstream_headers(options, api_key)
+    headers["Content-Type"] = "application/json"
     body = {
         "expires_after": {"anchor": "created_at", "seconds": options.client_secret_ttl_seconds},
-        "session": session,
+        "session": build_session_config(options, request),
     }
     return ClientSecretUpstreamRequest(
         url=options.client_secrets_url, headers=headers, body=body, secrets=(api_key,)

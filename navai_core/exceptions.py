@@ -35,6 +35,7 @@ __all__ = [
     "RequestApiKeyDisabledError",
     "ResultNotSerializableError",
     "ResultTooLargeError",
+    "SidebandLimitError",
     "SpeechUnavailableError",
     "ToolError",
     "UnknownBackendFunctionError",
@@ -161,6 +162,15 @@ class UpstreamTimeoutError(UpstreamError, TimeoutError):
     """OpenAI did not answer within ``openai_timeout_seconds`` (retries included)."""
 
     status_code = 504
+
+
+class SidebandLimitError(NavaiError):
+    """Every server-side tools slot is taken (``max_sidebands``): the call is refused (503).
+
+    Raised before OpenAI is asked, so no call is created that the server could not serve.
+    """
+
+    status_code = 503
 
 
 # --- speech ------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ class FunctionContext:
             model chose.
         request: The web framework's own request object, when there is one (a
             Starlette ``Request``, a WSGI ``environ``), for anything the headers lack.
+        call_id: The Realtime call (``rtc_...``) the tool runs for, when the server
+            runs it over the call's sideband; ``None`` for HTTP calls.
 
     ``repr()`` shows header names without their values, and the request's type only,
     so logging a context does not log the caller's credentials.
@@ -57,3 +59,4 @@ class FunctionContext:
         factory=httpx.Headers, converter=_to_headers, repr=_headers_repr
     )
     request: object | None = attrs.field(default=None, repr=_request_repr)
+    call_id: str | None = None

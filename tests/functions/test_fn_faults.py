@@ -214,8 +214,8 @@ def test_a_context_repr_shows_no_credentials() -> None:
         assert secret not in text
     assert text == (
         "FunctionContext(function_name='f', headers=<headers: authorization, cookie, "
-        "x-api-key>, request=<dict>)"
+        "x-api-key>, request=<dict>, call_id=None)"
     )
-    assert repr(FunctionContext("g")) == (
-        "FunctionContext(function_name='g', headers=<headers: none>, request=None)"
+    assert repr(FunctionContext("g", call_id="rtc_1")) == (
+        "FunctionContext(function_name='g', headers=<headers: none>, request=None, call_id='rtc_1')"
     )

@@ -125,6 +125,20 @@ def test_contract_errors_stay_json_under_django(site: str) -> None:
     assert too_big.headers["content-type"] == "application/json"
 
 
+def test_call_routes_with_an_id_are_routed_under_django(site: str) -> None:
+    with signed_in_client(site) as client:
+        # The fake OpenAI has no such call (404): the call is over either way.
+        for prefix in ("", "/api"):
+            answer = client.post(f"{prefix}/navai/realtime/calls/rtc_dj1/hangup")
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == {"ok": True, "call_id": "rtc_dj1"}
+        offer = client.post(
+            "/navai/realtime/calls", content=b"nope", headers={"content-type": "application/sdp"}
+        )
+        assert offer.status_code == 400
+        assert "not an SDP offer" in offer.json()["error"]
+
+
 def test_the_site_itself_still_answers(site: str) -> None:
     assert httpx.get(f"{site}/").text == "the site"
 
@@ -135,7 +149,13 @@ def test_url_patterns_are_named_and_the_client_closes() -> None:
 
     navai = NavaiDjango(build_handler(env={}, enable_functions=False), csrf_exempt=False)
     names = [pattern.name for pattern in navai.urls]
-    assert names == ["navai-health", "navai-client-secret", "navai-speech-synthesize"]
+    assert names == [
+        "navai-health",
+        "navai-client-secret",
+        "navai-speech-synthesize",
+        "navai-realtime-calls",
+        "navai-realtime-call-hangup",
+    ]
     assert all(not getattr(p.callback, "csrf_exempt", False) for p in navai.urls)
     navai.close()
     assert navai.client.is_closed

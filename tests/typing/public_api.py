@@ -10,6 +10,7 @@ from navai_adapters.wsgi import NavaiWSGIApp
 from navai_adapters.wsgi import create_app as create_wsgi_app
 from navai_core import (
     AsyncNavaiBackendClient,
+    BackendCall,
     BackendClientSecret,
     BackendFunction,
     BackendFunctionsResult,
@@ -18,14 +19,20 @@ from navai_core import (
     NavaiBackendClient,
     NavaiFunctionRegistry,
     NavaiVoiceBackendOptions,
+    RealtimeCall,
     RealtimeClientSecret,
     RetryPolicy,
     SynthesizedSpeech,
     SynthesizeSpeechRequest,
+    acreate_realtime_call,
     acreate_realtime_client_secret,
+    ahangup_realtime_call,
     asynthesize_speech,
+    build_session_config,
     build_session_instructions,
+    create_realtime_call,
     create_realtime_client_secret,
+    hangup_realtime_call,
     load_navai_functions,
     navai_function,
     synthesize_speech,
@@ -175,3 +182,24 @@ def limited_config() -> tuple[NavaiServerConfig, ...]:
         ),
         NavaiServerConfig(authorize=aidentify),
     )
+
+
+def call_sync(options: NavaiVoiceBackendOptions, offer: str) -> str:
+    call: RealtimeCall = create_realtime_call(options, offer, {"voice": "marin"})
+    hangup_realtime_call(options, call.call_id)
+    session: dict[str, object] = build_session_config(options, CreateClientSecretRequest())
+    return call.sdp + str(session)
+
+
+async def call_async(options: NavaiVoiceBackendOptions, offer: str) -> str:
+    async with httpx.AsyncClient() as client:
+        call = await acreate_realtime_call(options, offer, client=client, safety_identifier="x")
+        await ahangup_realtime_call(options, call.call_id, client=client)
+    return call.call_id
+
+
+def call_through_backend(client: NavaiBackendClient, offer: str) -> bool:
+    call: BackendCall = client.start_call(offer, voice="marin")
+    client.hangup_call(call.call_id)
+    config = NavaiServerConfig(server_tools=True, max_sidebands=10, enable_functions_execute=False)
+    return call.server_tools and config.server_tools
