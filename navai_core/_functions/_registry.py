@@ -40,7 +40,7 @@ from navai_core._functions._params import (
     build_param_spec,
     split_payload,
 )
-from navai_core._functions._runner import BackgroundLoop, WorkerPool
+from navai_core._threads import BackgroundLoop, WorkerPool
 from navai_core._functions._schema import SchemaBatch, read_doc
 from navai_core.exceptions import (
     FunctionExecutionError,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from navai_core._functions._runner import BackgroundLoop, WorkerPool, _Handback
+from navai_core._threads import BackgroundLoop, WorkerPool, _Handback
 
 
 def test_pool_runs_and_reports_errors():

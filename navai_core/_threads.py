@@ -1,4 +1,9 @@
-"""Where functions run: a bounded pool of worker threads and one background event loop."""
+"""Threads the core runs work on: a bounded pool of daemon workers and a background loop.
+
+The functions registry runs sync tools in a :class:`WorkerPool` and, for sync callers,
+async tools on a :class:`BackgroundLoop`; minting runs its sync attempts in a pool too,
+so that a caller can stop waiting at a deadline.
+"""
 
 from __future__ import annotations
 
@@ -136,7 +141,7 @@ class WorkerPool(concurrent.futures.Executor):
     def _put(self, item: _WorkItem) -> None:
         with self._lock:
             if self._shutdown:
-                msg = "The function registry is closed; no more calls can run."
+                msg = "The worker pool is closed; no more calls can run."
                 raise RuntimeError(msg)
             self._queue.put(item)
             if self._idle:
@@ -246,7 +251,7 @@ class BackgroundLoop:
     def _ensure(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._closed:
-                msg = "The function registry is closed; no more calls can run."
+                msg = "The background loop is closed; no more calls can run."
                 raise RuntimeError(msg)
             if self._loop is None:
                 loop = asyncio.new_event_loop()
