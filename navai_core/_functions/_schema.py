@@ -17,7 +17,7 @@ import docstring_parser.rest
 import msgspec
 
 if TYPE_CHECKING:
-    from navai_core._functions._params import ParamSpec
+    from navai_core._functions._params import ToolParameters
 
 __all__ = ["DocInfo", "SchemaBatch", "read_doc"]
 
@@ -173,7 +173,7 @@ class SchemaBatch:
 
     def object_schema(
         self,
-        spec: ParamSpec,
+        spec: ToolParameters,
         needed: dict[str, None],
         descriptions: Mapping[str, str],
         description: str | None = None,

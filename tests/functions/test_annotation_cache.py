@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from navai_core import FunctionContext
-from navai_core._functions import _params
+from navai_core._functions import _fast_introspection, _params
 from navai_core._functions._params import SkipToolError
 
-FAST = _params._FAST_HINTS
+FAST = _fast_introspection.HINTS_ON_THIS_PYTHON
 _names = itertools.count()
 
 MakeModule = Callable[[str], ModuleType]
@@ -55,18 +55,31 @@ def read_hints(func: Any) -> dict[str, Any]:
     return _params._read_signature(func, drop_first=False)[1]
 
 
+def read_signature_stdlib(func: Any) -> tuple[list[Any], dict[str, Any]]:
+    """What discovery reads with the fast paths switched off: the standard library's."""
+    enabled = _fast_introspection.ENABLED
+    _fast_introspection.ENABLED = False
+    try:
+        return _params._read_signature(func, drop_first=False)
+    finally:
+        _fast_introspection.ENABLED = enabled
+
+
 def took_fast_path(func: Any) -> bool:
-    return _params._plain_type_hints(func) is not None
+    return _fast_introspection.plain_type_hints(func) is not None
 
 
 def assert_same_as_typing(func: Any, *, fast: bool) -> dict[str, Any]:
     """The hints equal ``get_type_hints``' (and print the same), by the expected path."""
-    hints = read_hints(func)
+    parameters, hints = _params._read_signature(func, drop_first=False)
     expected = typing.get_type_hints(func, include_extras=True)
     assert hints == expected
     # ``==`` alone is loose: ``Optional[int] == int | None``, ``Literal`` ignores order.
     assert repr(hints) == repr(expected)
     assert took_fast_path(func) is (fast and FAST)
+    # The switch to the standard library gives the very same parameters and hints.
+    stdlib_parameters, stdlib_hints = read_signature_stdlib(func)
+    assert repr((parameters, hints)) == repr((stdlib_parameters, stdlib_hints))
     return hints
 
 
@@ -419,7 +432,7 @@ def test_decorated_function_resolves_in_the_wrapped_functions_module(
     # follows __wrapped__ to the tools module, and so does discovery.
     hints = assert_same_as_typing(tools.lookup, fast=False)
     assert hints["item"] is tools.Item
-    assert _params._plain_parameters(tools.lookup) is None
+    assert _fast_introspection.plain_parameters(tools.lookup) is None
 
 
 def test_a_function_with_a_signature_takes_get_type_hints(module: MakeModule) -> None:
@@ -434,7 +447,7 @@ def test_a_function_with_a_signature_takes_get_type_hints(module: MakeModule) ->
         f.__signature__ = inspect.signature(f)
         """
     )
-    assert _params._plain_parameters(tools.f) is None
+    assert _fast_introspection.plain_parameters(tools.f) is None
     assert read_hints(tools.f) == typing.get_type_hints(tools.f, include_extras=True)
 
 
@@ -453,8 +466,8 @@ def test_without_the_fast_path_get_type_hints_answers(
 ) -> None:
     # As on Python 3.10 (and 3.14): the same hints, all from get_type_hints.
     tools = module(FUTURE_MODULE)
-    monkeypatch.setattr(_params, "_FAST_HINTS", False)
-    assert _params._plain_type_hints(tools.everything) is None
+    monkeypatch.setattr(_fast_introspection, "HINTS_ON_THIS_PYTHON", False)
+    assert _fast_introspection.plain_type_hints(tools.everything) is None
     hints = read_hints(tools.everything)
     assert hints == typing.get_type_hints(tools.everything, include_extras=True)
 
@@ -468,10 +481,10 @@ def test_compiled_texts_are_bounded(module: MakeModule, monkeypatch: pytest.Monk
             pass
         """
     )
-    monkeypatch.setattr(_params, "_ANNOTATION_CODE", {})
-    monkeypatch.setattr(_params, "_ANNOTATION_CODE_LIMIT", 2)
+    monkeypatch.setattr(_fast_introspection, "_ANNOTATION_CODE", {})
+    monkeypatch.setattr(_fast_introspection, "_ANNOTATION_CODE_LIMIT", 2)
     assert_same_as_typing(tools.f, fast=True)
-    assert 0 < len(_params._ANNOTATION_CODE) <= 2
+    assert 0 < len(_fast_introspection._ANNOTATION_CODE) <= 2
 
 
 def test_registry_loads_forward_references_and_literals(one: Callable[..., Any]) -> None:
