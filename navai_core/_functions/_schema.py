@@ -6,7 +6,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import Annotated, Any, cast
 
 import attrs
 import docstring_parser
@@ -16,8 +16,7 @@ import docstring_parser.numpydoc
 import docstring_parser.rest
 import msgspec
 
-if TYPE_CHECKING:
-    from navai_core._functions._params import ToolParameters
+from navai_core._functions._params import ToolParameters
 
 __all__ = ["DocInfo", "SchemaBatch", "read_doc"]
 

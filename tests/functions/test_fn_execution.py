@@ -17,6 +17,9 @@ from navai_core.exceptions import (
     ResultNotSerializableError,
 )
 
+# Every test runs with the pool's hand-back, then with loop.run_in_executor.
+pytestmark = pytest.mark.usefixtures("pool_path")
+
 TOOLS = """
 import asyncio
 import contextvars
