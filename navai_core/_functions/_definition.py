@@ -91,9 +91,8 @@ class Entry:
     """One tool in a snapshot: what running it needs, and its listing, made on demand.
 
     Running needs only the name, timeout and target, all settled at load. The listing
-    (description and schema) needs the docstrings, and parsing docstrings is the
-    largest cost of loading a thousand modules, so it waits until the tool is first
-    listed or looked up, and is kept from then on.
+    (description and schema) needs the docstrings, and parsing them is costly, so it
+    waits until the tool is first listed or looked up, and is kept from then on.
     """
 
     __slots__ = (

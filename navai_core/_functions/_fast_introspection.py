@@ -33,12 +33,7 @@ ENABLED: bool = os.environ.get("NAVAI_STDLIB_INTROSPECTION", "").strip().lower()
     "on",
 )
 
-_POSITIONAL_ONLY = inspect.Parameter.POSITIONAL_ONLY
-_POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
-_VAR_POSITIONAL = inspect.Parameter.VAR_POSITIONAL
-_KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
-_VAR_KEYWORD = inspect.Parameter.VAR_KEYWORD
-_EMPTY = inspect.Parameter.empty
+_P = inspect.Parameter
 
 Parameter = tuple[str, inspect._ParameterKind, Any]  # noqa: SLF001 - name, kind, default
 _CO_VARARGS = inspect.CO_VARARGS
@@ -70,22 +65,22 @@ def plain_parameters(func: Any) -> list[Parameter] | None:
     parameters: list[Parameter] = [
         (
             names[index],
-            _POSITIONAL_ONLY if index < positional_only else _POSITIONAL_OR_KEYWORD,
-            defaults[index - first_default] if index >= first_default else _EMPTY,
+            _P.POSITIONAL_ONLY if index < positional_only else _P.POSITIONAL_OR_KEYWORD,
+            defaults[index - first_default] if index >= first_default else _P.empty,
         )
         for index in range(count)
     ]
     position = count + keyword_only
     if code.co_flags & _CO_VARARGS:
-        parameters.append((names[position], _VAR_POSITIONAL, _EMPTY))
+        parameters.append((names[position], _P.VAR_POSITIONAL, _P.empty))
         position += 1
     keyword_defaults = func.__kwdefaults__ or {}
     parameters.extend(
-        (name, _KEYWORD_ONLY, keyword_defaults.get(name, _EMPTY))
+        (name, _P.KEYWORD_ONLY, keyword_defaults.get(name, _P.empty))
         for name in names[count : count + keyword_only]
     )
     if code.co_flags & _CO_VARKEYWORDS:
-        parameters.append((names[position], _VAR_KEYWORD, _EMPTY))
+        parameters.append((names[position], _P.VAR_KEYWORD, _P.empty))
     return parameters
 
 

@@ -44,7 +44,7 @@ _NO_DOC = DocInfo()
 
 
 # One parser object per style, made once: ``docstring_parser.parse`` builds a new parser
-# (and compiles its regular expressions) on every call, which dominated loading time.
+# (and compiles its regular expressions) on every call.
 _GOOGLE = docstring_parser.google.GoogleParser()
 _NUMPY = docstring_parser.numpydoc.NumpydocParser()
 _PARSERS: tuple[tuple[re.Pattern[str], Callable[[str], docstring_parser.Docstring]], ...] = (
@@ -56,7 +56,7 @@ _PARSERS: tuple[tuple[re.Pattern[str], Callable[[str], docstring_parser.Docstrin
 
 def _parse(text: str) -> docstring_parser.Docstring:
     # Picking the style up front parses once; docstring_parser's AUTO parses with every
-    # style and keeps the best, several times the work for the same answer.
+    # style and keeps the best: more work for the same answer.
     for pattern, parse in _PARSERS:
         if pattern.search(text):
             return parse(text)

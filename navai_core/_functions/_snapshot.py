@@ -82,8 +82,8 @@ class _Builder:
 
     def build(self) -> Snapshot:
         # A scan allocates many small objects that all stay alive (modules, types,
-        # schemas); the cyclic collector would repeatedly walk them for nothing, which
-        # costs a large share of loading time. It is paused for the scan only.
+        # schemas); the cyclic collector would repeatedly walk them for nothing. It is
+        # paused for the scan only.
         paused = gc.isenabled()
         if paused:
             gc.disable()

@@ -515,3 +515,98 @@ def test_registry_loads_forward_references_and_literals(one: Callable[..., Any])
     assert properties["unit"] == {"enum": ["kg", "lb"], "default": "kg"}
     assert properties["qty"] == {"type": "integer", "minimum": 1, "default": 1}
     assert properties["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
+
+
+SHAPES_MODULE = '''
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Literal
+
+import msgspec
+
+from navai_core import FunctionContext
+
+
+@dataclasses.dataclass
+class Item:
+    id: int
+    tags: list[str] = dataclasses.field(default_factory=list)
+
+
+def positional(a: int, b: str = "x", /, c: float = 1.5, *rest: int, flag: bool = False,
+               **extra: str) -> dict[str, object]:
+    """Every kind of parameter.
+
+    Args:
+        a: The first.
+        rest: More numbers.
+    """
+    return {"a": a, "b": b, "c": c, "rest": list(rest), "flag": flag, "extra": extra}
+
+
+def typed(item: Item, unit: Literal["kg", "lb"] = "kg",
+          qty: Annotated[int, msgspec.Meta(ge=1)] = 1, ctx: FunctionContext | None = None,
+          note: str | None = None) -> list[object]:
+    return [item.id, unit, qty, ctx.function_name if ctx else None, note]
+
+
+def untyped(x, y=2, *, z=None):
+    return [x, y, z]
+
+
+class Cart:
+    """A cart.
+
+    Args:
+        owner: Whose it is.
+    """
+
+    def __init__(self, owner: str, discount: float = 0.0) -> None:
+        self.owner = owner
+        self.discount = discount
+
+    def total(self, prices: list[float]) -> float:
+        return sum(prices) * (1 - self.discount)
+
+    @staticmethod
+    def currency(code: str = "EUR") -> str:
+        return code
+'''
+
+SHAPE_CALLS: list[tuple[str, dict[str, Any] | None]] = [
+    ("positional", {"args": [1, "y", 2.5, 7, 8], "kwargs": {"flag": True, "more": "m"}}),
+    ("positional", {"a": 1}),
+    ("typed", {"item": {"id": 3, "tags": ["t"]}, "unit": "lb", "qty": 2}),
+    ("untyped", {"x": [1], "z": "zz"}),
+    ("cart_total", {"constructorArgs": {"owner": "ada", "discount": 0.5}, "methodArgs": [[2, 4]]}),
+    ("cart_currency", None),
+]
+
+
+def test_both_paths_load_the_same_registry(
+    tree: Callable[..., Any], load: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same listing and the same results, with the fast paths on and off.
+    tree({"tools.py": SHAPES_MODULE, "future.py": FUTURE_MODULE})
+    registries = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(_fast_introspection, "ENABLED", enabled)
+        registries[enabled] = load()
+    fast_registry, stdlib_registry = registries[True], registries[False]
+    # The one warning: ``everything`` takes a Callable, which has no JSON Schema.
+    assert fast_registry.warnings == stdlib_registry.warnings
+    assert len(fast_registry.warnings) == 1
+    listing = [item.to_dict() for item in fast_registry.items]
+    assert repr(listing) == repr([item.to_dict() for item in stdlib_registry.items])
+    assert {item["name"] for item in listing} >= {"positional", "typed", "untyped", "cart_total"}
+    for name, payload in SHAPE_CALLS:
+        assert fast_registry.execute(name, payload) == stdlib_registry.execute(name, payload)
+    assert fast_registry.execute("positional", {"a": 1}) == {
+        "a": 1,
+        "b": "x",
+        "c": 1.5,
+        "rest": [],
+        "flag": False,
+        "extra": {},
+    }
