@@ -33,12 +33,7 @@ from navai_core.exceptions import (
     UnknownFunctionError,
 )
 
-__all__ = [
-    "EncodedResult",
-    "FunctionDefinition",
-    "NavaiFunctionRegistry",
-    "load_navai_functions",
-]
+__all__ = ["FunctionDefinition", "NavaiFunctionRegistry", "load_navai_functions"]
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_CONCURRENCY = 32
