@@ -321,13 +321,11 @@ class NavaiFunctionRegistry:
 
         For a caller that sends the result on as JSON (the HTTP layer): the result is
         encoded once, where it was made, and never decoded; the canonical name and the
-        source come along, so nothing else is looked up.
+        source come along, so nothing else is looked up. Arguments and errors are as
+        for :meth:`execute`.
 
         Returns:
             The tool's name and source, and the result as JSON (``msgspec.Raw``).
-
-        Raises:
-            The errors of :meth:`execute`.
         """
         entry, call = self._prepare(name, payload, context)
         outcome = self._runner.run(entry, call, self._settings.max_result_bytes)
