@@ -16,6 +16,7 @@ against a bare Starlette route sending the same bytes.
 Used by ``run.py --only discovery``; also runnable alone::
 
     python bench/discovery.py --count 1000 --repeats 5
+    python bench/discovery.py --stdlib-introspection   # inspect.signature, get_type_hints
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 FOLDER = "functions"
+# Whether the measured children read signatures and hints with the standard library
+# (``--stdlib-introspection``) instead of NAVAI's fast paths.
+STDLIB_INTROSPECTION = False
 
 _MODULE = '''"""Bench module {n}: one tool, typed and documented like a real one."""
 
@@ -102,6 +106,8 @@ def _child(mode: str, root: Path, trace: bool) -> dict[str, Any]:
 
 def _run_child(mode: str, root: Path, *, cached: bool, trace: bool = False) -> dict[str, Any]:
     env = dict(os.environ)
+    if STDLIB_INTROSPECTION:  # NAVAI reads it at import, in the child
+        env["NAVAI_STDLIB_INTROSPECTION"] = "1"
     # Bytecode lives under the run's temporary folder (never next to the sources): cached,
     # a folder the first run fills; from source, an empty folder and nothing written.
     command = [sys.executable, "-X", f"pycache_prefix={root / 'pycache'}"]
@@ -237,10 +243,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="NAVAI discovery benchmark")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--stdlib-introspection",
+        action="store_true",
+        help="read signatures and type hints with inspect.signature and typing.get_type_hints "
+        "(NAVAI_STDLIB_INTROSPECTION=1), to measure NAVAI's fast paths against them",
+    )
     parser.add_argument("--child", choices=("plain", "navai", "navai+list"), help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global STDLIB_INTROSPECTION  # noqa: PLW0603 - a command-line switch for the children
+    STDLIB_INTROSPECTION = args.stdlib_introspection
     if args.child:
         print(json.dumps(_child(args.child, args.root, args.trace)))
         return

@@ -12,6 +12,7 @@ Run::
     .venv/bin/python bench/inprocess.py                 # about a minute
     .venv/bin/python bench/inprocess.py --rounds 9 --seconds 2
     .venv/bin/python bench/inprocess.py --gc default   # Python's own GC settings
+    .venv/bin/python bench/inprocess.py --stdlib-executor  # loop.run_in_executor
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def _print(results: dict[str, Any], args: argparse.Namespace) -> None:
     print(
         f"In-process, {args.callers} concurrent callers, {args.rounds} interleaved rounds of "
         f"{args.seconds:g} s; CPU us per request (medians); ratio = bare / navai; "
-        f"Python {sys.version_info[0]}.{sys.version_info[1]}, GC {args.gc}."
+        f"Python {sys.version_info[0]}.{sys.version_info[1]}, GC {args.gc}"
+        f"{', loop.run_in_executor' if args.stdlib_executor else ''}."
     )
     header = f"| {'route':<26} | {'navai us':>8} | {'bare us':>7} | {'ratio':>5} |"
     print(header)
@@ -144,7 +146,17 @@ def main(argv: list[str] | None = None) -> int:
         help="tuned: navai_adapters.tune_gc() as navai serve applies it (default); "
         "default: the interpreter's own settings",
     )
+    parser.add_argument(
+        "--stdlib-executor",
+        action="store_true",
+        help="run sync tools with loop.run_in_executor instead of the worker pool's "
+        "hand-back (NAVAI_STDLIB_EXECUTOR=1)",
+    )
     args = parser.parse_args(argv)
+    if args.stdlib_executor:
+        from navai_core import _handback
+
+        _handback.ENABLED = False
     with tempfile.TemporaryDirectory(prefix="navai-inprocess-") as tmp:
         folder = Path(tmp)
         (folder / "functions").mkdir()

@@ -1,8 +1,8 @@
 """Call deadlines on an event loop: one timer per timeout value, not one per call.
 
 Every call of a tool has a timeout. ``asyncio.timeout`` (or ``loop.call_later``) per call
-arms and disarms a loop timer each time: about 5 us with uvloop, which on the execute route
-is as much as all of NAVAI's own work for a trivial function. But the calls on one loop
+arms and disarms a loop timer each time, which on the execute route costs as much as
+NAVAI's own work for a trivial function (see docs/performance.md). But the calls on one loop
 that share a timeout value (usually all of them: ``NAVAI_FUNCTION_TIMEOUT``) also expire
 in the order they started, since the loop's clock only goes forward. So each such group is
 kept in one insertion-ordered dict, oldest first, under at most one timer, armed for the

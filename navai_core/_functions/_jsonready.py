@@ -6,7 +6,7 @@ from typing import Any, NoReturn
 
 import msgspec
 
-__all__ = ["ResultSizeError", "UnsupportedTypeError", "to_json"]
+__all__ = ["ResultSizeError", "UnsupportedTypeError", "encode_json", "to_json"]
 
 
 class UnsupportedTypeError(TypeError):
@@ -39,20 +39,16 @@ def _refuse(obj: object) -> NoReturn:
     raise UnsupportedTypeError(type(obj))
 
 
-def to_json(value: Any, max_bytes: int | None = None) -> Any:
-    """Turn ``value`` into plain JSON data (dict, list, str, int, float, bool, None).
+def encode_json(value: Any, max_bytes: int | None = None) -> bytes:
+    """Encode ``value`` as JSON, exactly the bytes a client will receive.
 
-    A round trip through msgspec's JSON encoder, rather than ``msgspec.to_builtins``:
-    the encoder handles attrs classes, dataclasses, enums, datetimes, UUIDs, decimals,
-    sets and tuples alike, and the decoded result is exactly what goes over the wire
-    (tuples become lists, number keys become strings, NaN becomes ``null``), so a
-    Python caller and an HTTP client see the same thing.
+    msgspec's encoder handles attrs classes, dataclasses, enums, datetimes, UUIDs,
+    decimals, sets and tuples alike (tuples become lists, number keys become strings,
+    NaN becomes ``null``), so a Python caller and an HTTP client see the same thing.
 
     Args:
         value: What a function returned.
-        max_bytes: The most bytes its JSON form may have; ``None`` for no bound. The
-            size is known once it is encoded, before it is decoded again, so a result
-            over the bound costs one encoding and nothing more.
+        max_bytes: The most bytes its JSON form may have; ``None`` for no bound.
 
     Raises:
         ResultSizeError: The JSON form is larger than ``max_bytes``.
@@ -65,4 +61,14 @@ def to_json(value: Any, max_bytes: int | None = None) -> Any:
     encoded = msgspec.json.encode(value, enc_hook=_refuse)
     if max_bytes is not None and len(encoded) > max_bytes:
         raise ResultSizeError(len(encoded), max_bytes)
-    return msgspec.json.decode(encoded)
+    return encoded
+
+
+def to_json(value: Any, max_bytes: int | None = None) -> Any:
+    """Turn ``value`` into plain JSON data (dict, list, str, int, float, bool, None).
+
+    A round trip through :func:`encode_json` rather than ``msgspec.to_builtins``: the
+    decoded result is exactly what goes over the wire. Raises what
+    :func:`encode_json` raises.
+    """
+    return msgspec.json.decode(encode_json(value, max_bytes))

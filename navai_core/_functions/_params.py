@@ -6,7 +6,7 @@ JSON Schema the model reads (see ``_schema.py``), so the two cannot disagree.
 
 Everything here is computed once, when the function is loaded (the struct on the first
 call, since most listed tools are rarely called). The per-call path
-(:meth:`ParamSpec.bind`) is a dictionary merge, one ``msgspec.convert`` and a dictionary
+(:meth:`ToolParameters.bind`) is a dictionary merge, one ``msgspec.convert`` and a dictionary
 comprehension.
 """
 
@@ -15,20 +15,21 @@ from __future__ import annotations
 import inspect
 import itertools
 import re
-import sys
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, ClassVar, Final, Generic, Literal, Protocol, Union
+from typing import Annotated, Any, Union
 
 import attrs
 import msgspec
 
+from navai_core._functions import _fast_introspection
 from navai_core._functions._context import FunctionContext
+from navai_core._functions._fast_introspection import Parameter, plain_parameters, plain_type_hints
 from navai_core._functions._jsonready import to_json
 from navai_core.exceptions import InvalidArgumentsError
 
-__all__ = ["FieldInfo", "ParamSpec", "SkipToolError", "build_param_spec", "split_payload"]
+__all__ = ["FieldInfo", "SkipToolError", "ToolParameters", "read_parameters", "split_payload"]
 
 _EMPTY = inspect.Parameter.empty
 _POSITIONAL_ONLY = inspect.Parameter.POSITIONAL_ONLY
@@ -99,7 +100,7 @@ def _make_struct(fields: tuple[FieldInfo, ...]) -> type[msgspec.Struct]:
     )
 
 
-class ParamSpec:
+class ToolParameters:
     """How to validate a payload for one callable and turn it into call arguments.
 
     Attributes:
@@ -300,7 +301,7 @@ _RESERVED_KEYS = frozenset({"args", "kwargs"})
 
 
 def split_payload(
-    payload: Mapping[str, Any] | None, spec: ParamSpec, function_name: str
+    payload: Mapping[str, Any] | None, spec: ToolParameters, function_name: str
 ) -> tuple[Sequence[Any], Mapping[str, Any]]:
     """Apply the payload rules (CONTRACT section 4), in order, to find the arguments.
 
@@ -363,7 +364,7 @@ def split_payload(
     return (), payload
 
 
-def _unexpected(unknown: list[Any], spec: ParamSpec, function_name: str) -> str:
+def _unexpected(unknown: list[Any], spec: ToolParameters, function_name: str) -> str:
     """``unexpected argument 'bogus'; half takes n``."""
     names = ", ".join(repr(str(key)) for key in unknown)
     plural = "s" if len(unknown) > 1 else ""
@@ -421,180 +422,8 @@ def _default(value: Any) -> Any:
         return _NO_DEFAULT
 
 
-_Parameter = tuple[str, inspect._ParameterKind, Any]  # noqa: SLF001 - name, kind, default
-_CO_VARARGS = inspect.CO_VARARGS
-_CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
-
-
-def _plain_parameters(func: Any) -> list[_Parameter] | None:
-    """The parameters of a plain function, read from its code object.
-
-    About ten times faster than ``inspect.signature``, which matters when a thousand
-    modules load; ``None`` for anything that is not a plain, undecorated function
-    (``inspect.signature`` then does the work, following ``__wrapped__``).
-    """
-    if (
-        not inspect.isfunction(func)
-        or hasattr(func, "__wrapped__")
-        or hasattr(func, "__signature__")
-    ):
-        return None
-    code = func.__code__
-    names = code.co_varnames
-    count, positional_only, keyword_only = (
-        code.co_argcount,
-        code.co_posonlyargcount,
-        code.co_kwonlyargcount,
-    )
-    defaults = func.__defaults__ or ()
-    first_default = count - len(defaults)
-    parameters: list[_Parameter] = [
-        (
-            names[index],
-            _POSITIONAL_ONLY if index < positional_only else _POSITIONAL_OR_KEYWORD,
-            defaults[index - first_default] if index >= first_default else _EMPTY,
-        )
-        for index in range(count)
-    ]
-    position = count + keyword_only
-    if code.co_flags & _CO_VARARGS:
-        parameters.append((names[position], _VAR_POSITIONAL, _EMPTY))
-        position += 1
-    keyword_defaults = func.__kwdefaults__ or {}
-    parameters.extend(
-        (name, _KEYWORD_ONLY, keyword_defaults.get(name, _EMPTY))
-        for name in names[count : count + keyword_only]
-    )
-    if code.co_flags & _CO_VARKEYWORDS:
-        parameters.append((names[position], _VAR_KEYWORD, _EMPTY))
-    return parameters
-
-
-# Type hints without ``typing.get_type_hints`` where that is safe: it compiles every
-# string annotation afresh (a ``ForwardRef`` each), and modules written with
-# ``from __future__ import annotations`` have nothing but string annotations, so it was
-# the largest cost of loading a thousand modules. The fast path below gives the very
-# same dictionary for the common cases and hands everything else back to
-# ``get_type_hints``, whose results and errors then apply unchanged.
-#
-# Checked against ``get_type_hints`` on Python 3.11 to 3.13. On 3.10 it also adds
-# ``Optional[...]`` for a parameter whose default is ``None``, and on 3.14 it is rebuilt
-# on ``annotationlib`` (PEP 649): there it always does the work.
-_FAST_HINTS = (3, 11) <= sys.version_info < (3, 14)
-
-# Compiled string annotations, by their text. The same few texts ("str", "int | None",
-# "dict[str, Any]") recur across modules; each is compiled once, then evaluated in each
-# function's own globals. Cleared when full, so reloads over changing sources cannot
-# grow it without bound.
-_ANNOTATION_CODE: dict[str, types.CodeType] = {}
-_ANNOTATION_CODE_LIMIT = 4096
-
-# What ``typing._type_check`` rejects in a string annotation's value: ``ClassVar[int]``,
-# ``Final[int]``, ``Generic[T]``, ``Protocol[T]`` (and bare ``Generic``/``Protocol``).
-_INVALID_ORIGINS: tuple[Any, ...] = (ClassVar, Final, Generic, Protocol)
-
-_UNSURE: Any = object()  # the fast path's "ask get_type_hints"
-
-
-def _unresolved(hint: Any) -> bool:
-    """Whether ``get_type_hints`` would still evaluate something inside ``hint``.
-
-    That is a string or a ``ForwardRef``, itself or anywhere in a generic's arguments
-    (``list["Item"]``) except inside ``Literal[...]``, whose strings are values; or an
-    unpacked ``*tuple[...]``, which ``get_type_hints`` turns into ``Unpack[tuple[...]]``.
-    """
-    # The usual case first: a class holds nothing to evaluate (and from 3.11 on, a
-    # generic such as ``list[int]`` is not an instance of ``type``).
-    if isinstance(hint, type):
-        return False
-    if isinstance(hint, (str, typing.ForwardRef)):
-        return True
-    origin = typing.get_origin(hint)
-    return origin is not None and origin is not Literal and _unresolved_inside(hint)
-
-
-def _unresolved_inside(alias: Any) -> bool:
-    """:func:`_unresolved` for a parameterised generic other than ``Literal``."""
-    if getattr(alias, "__unpacked__", False):
-        return True
-    # ``__args__``, not ``get_args``: ``Annotated``'s metadata is never evaluated, and
-    # ``Callable[[int], str]`` keeps its arguments flat there.
-    for arg in getattr(alias, "__args__", ()):  # noqa: SIM110 - a loop: no generator
-        if _unresolved(arg):
-            return True
-    return False
-
-
-def _evaluate(text: str, namespace: dict[str, Any]) -> Any:
-    """One string annotation, as ``get_type_hints`` evaluates it; ``_UNSURE`` if in doubt.
-
-    ``get_type_hints`` compiles the text, evaluates it in the function's globals (as
-    both globals and locals), turns ``None`` into ``NoneType`` and rejects what is not
-    a type (``typing._type_check``). Only the values that check passes unchanged are
-    returned here: classes and parameterised generics (``list[int]``, ``int | None``,
-    ``Literal["a"]``, ``Annotated[str, ...]``). Anything else (a failed evaluation, a
-    ``TypeVar``, a bare special form) is ``_UNSURE``, and ``get_type_hints`` decides.
-    """
-    code = _ANNOTATION_CODE.get(text)
-    if code is None:
-        try:
-            # Compiled as ``ForwardRef`` does; ``dont_inherit``: no flags from this module.
-            code = compile(text, "<string>", "eval", dont_inherit=True)
-        except Exception:  # a SyntaxError, or "*Ts" (which typing rewrites first)
-            return _UNSURE
-        if len(_ANNOTATION_CODE) >= _ANNOTATION_CODE_LIMIT:
-            _ANNOTATION_CODE.clear()
-        _ANNOTATION_CODE[text] = code
-    try:
-        value = eval(code, namespace)  # noqa: S307 - what get_type_hints does with the text
-    except Exception:  # NameError and the like: get_type_hints raises it, with its message
-        return _UNSURE
-    if value is None:
-        return types.NoneType
-    if isinstance(value, type):
-        return _UNSURE if value is Generic or value is Protocol else value
-    origin = typing.get_origin(value)
-    if origin is Literal:  # the strings inside are values
-        return value
-    if origin is None or origin in _INVALID_ORIGINS or _unresolved_inside(value):
-        return _UNSURE
-    return value
-
-
-def _plain_type_hints(func: Any) -> dict[str, Any] | None:
-    """``typing.get_type_hints(func, include_extras=True)``, faster; ``None`` if in doubt.
-
-    ``func`` must be a plain function (no ``__wrapped__``, whose globals
-    ``get_type_hints`` would take from the wrapped function). Annotations that are not
-    strings are kept as they are (``None`` as ``NoneType``), as ``get_type_hints`` does,
-    unless they hold a string or a ``ForwardRef`` to evaluate. Methods need nothing more:
-    ``get_type_hints`` reads a function's annotations in its module's globals only,
-    never in its class.
-    """
-    if not _FAST_HINTS:
-        return None
-    if getattr(func, "__type_params__", None):
-        return None  # ``def f[T](x: "T")``: type parameters form a scope of their own
-    namespace = func.__globals__
-    hints: dict[str, Any] = {}
-    # Every annotation, the return one too: one that cannot be resolved skips the tool.
-    for name, annotation in func.__annotations__.items():
-        if isinstance(annotation, str):
-            value = _evaluate(annotation, namespace)
-            if value is _UNSURE:
-                return None
-        elif annotation is None:
-            value = types.NoneType
-        elif _unresolved(annotation):
-            return None
-        else:
-            value = annotation
-        hints[name] = value
-    return hints
-
-
 def _type_hints(func: Callable[..., Any], *, plain: bool) -> dict[str, Any]:
-    """The resolved annotations (``Annotated`` kept); ``plain`` for a plain function.
+    """The resolved annotations (``Annotated`` kept); ``plain``: try the fast path first.
 
     Raises:
         SkipToolError: They cannot be resolved (a name that does not exist, ...).
@@ -602,7 +431,7 @@ def _type_hints(func: Callable[..., Any], *, plain: bool) -> dict[str, Any]:
     try:
         if not getattr(func, "__annotations__", None):
             return {}
-        if plain and (hints := _plain_type_hints(func)) is not None:
+        if plain and (hints := plain_type_hints(func)) is not None:
             return hints
         return typing.get_type_hints(func, include_extras=True)
     except Exception as exc:
@@ -612,8 +441,13 @@ def _type_hints(func: Callable[..., Any], *, plain: bool) -> dict[str, Any]:
 
 def _read_signature(
     func: Callable[..., Any], *, drop_first: bool
-) -> tuple[list[_Parameter], dict[str, Any]]:
-    parameters = _plain_parameters(func)
+) -> tuple[list[Parameter], dict[str, Any]]:
+    """Parameters ``(name, kind, default)`` and resolved type hints.
+
+    The fast paths of :mod:`._fast_introspection` first, when enabled; the standard
+    library (``inspect.signature``, ``typing.get_type_hints``) for anything they decline.
+    """
+    parameters = plain_parameters(func) if _fast_introspection.ENABLED else None
     plain = parameters is not None
     if parameters is None:
         try:
@@ -630,12 +464,12 @@ def _read_signature(
     return parameters, hints
 
 
-def build_param_spec(
+def read_parameters(
     func: Callable[..., Any],
     *,
     drop_first: bool,
-) -> ParamSpec:
-    """Read a callable's signature and type hints into a :class:`ParamSpec`.
+) -> ToolParameters:
+    """Read a callable's signature and type hints into a :class:`ToolParameters`.
 
     Args:
         func: The function (for methods: the plain function, with ``self``/``cls``).
@@ -691,7 +525,7 @@ def build_param_spec(
                     _NO_DEFAULT if required else _default(default),
                 )
             )
-    return ParamSpec(
+    return ToolParameters(
         field_info=tuple(fields),
         positional=tuple(positional),
         var_positional=var_positional,

@@ -6,7 +6,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import Annotated, Any, cast
 
 import attrs
 import docstring_parser
@@ -16,8 +16,7 @@ import docstring_parser.numpydoc
 import docstring_parser.rest
 import msgspec
 
-if TYPE_CHECKING:
-    from navai_core._functions._params import ParamSpec
+from navai_core._functions._params import ToolParameters
 
 __all__ = ["DocInfo", "SchemaBatch", "read_doc"]
 
@@ -45,7 +44,7 @@ _NO_DOC = DocInfo()
 
 
 # One parser object per style, made once: ``docstring_parser.parse`` builds a new parser
-# (and compiles its regular expressions) on every call, which dominated loading time.
+# (and compiles its regular expressions) on every call.
 _GOOGLE = docstring_parser.google.GoogleParser()
 _NUMPY = docstring_parser.numpydoc.NumpydocParser()
 _PARSERS: tuple[tuple[re.Pattern[str], Callable[[str], docstring_parser.Docstring]], ...] = (
@@ -57,7 +56,7 @@ _PARSERS: tuple[tuple[re.Pattern[str], Callable[[str], docstring_parser.Docstrin
 
 def _parse(text: str) -> docstring_parser.Docstring:
     # Picking the style up front parses once; docstring_parser's AUTO parses with every
-    # style and keeps the best, several times the work for the same answer.
+    # style and keeps the best: more work for the same answer.
     for pattern, parse in _PARSERS:
         if pattern.search(text):
             return parse(text)
@@ -173,7 +172,7 @@ class SchemaBatch:
 
     def object_schema(
         self,
-        spec: ParamSpec,
+        spec: ToolParameters,
         needed: dict[str, None],
         descriptions: Mapping[str, str],
         description: str | None = None,

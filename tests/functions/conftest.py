@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from navai_core import NavaiFunctionRegistry, load_navai_functions
+from navai_core import NavaiFunctionRegistry, _handback, load_navai_functions
 
 Tree = Callable[[Mapping[str, str]], Path]
 Load = Callable[..., NavaiFunctionRegistry]
@@ -73,3 +73,10 @@ def one(tree: Tree, load: Load) -> Callable[[str], NavaiFunctionRegistry]:
         return load(**kwargs)
 
     return make
+
+
+@pytest.fixture(params=["handback", "run_in_executor"])
+def pool_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with the pool's hand-back, then with ``loop.run_in_executor``."""
+    monkeypatch.setattr(_handback, "ENABLED", request.param == "handback")
+    return str(request.param)

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from navai_core import FunctionContext
-from navai_core._functions import _params
+from navai_core._functions import _fast_introspection, _params
 from navai_core._functions._params import SkipToolError
 
-FAST = _params._FAST_HINTS
+FAST = _fast_introspection.HINTS_ON_THIS_PYTHON
 _names = itertools.count()
 
 MakeModule = Callable[[str], ModuleType]
@@ -55,18 +55,31 @@ def read_hints(func: Any) -> dict[str, Any]:
     return _params._read_signature(func, drop_first=False)[1]
 
 
+def read_signature_stdlib(func: Any) -> tuple[list[Any], dict[str, Any]]:
+    """What discovery reads with the fast paths switched off: the standard library's."""
+    enabled = _fast_introspection.ENABLED
+    _fast_introspection.ENABLED = False
+    try:
+        return _params._read_signature(func, drop_first=False)
+    finally:
+        _fast_introspection.ENABLED = enabled
+
+
 def took_fast_path(func: Any) -> bool:
-    return _params._plain_type_hints(func) is not None
+    return _fast_introspection.plain_type_hints(func) is not None
 
 
 def assert_same_as_typing(func: Any, *, fast: bool) -> dict[str, Any]:
     """The hints equal ``get_type_hints``' (and print the same), by the expected path."""
-    hints = read_hints(func)
+    parameters, hints = _params._read_signature(func, drop_first=False)
     expected = typing.get_type_hints(func, include_extras=True)
     assert hints == expected
     # ``==`` alone is loose: ``Optional[int] == int | None``, ``Literal`` ignores order.
     assert repr(hints) == repr(expected)
     assert took_fast_path(func) is (fast and FAST)
+    # The switch to the standard library gives the very same parameters and hints.
+    stdlib_parameters, stdlib_hints = read_signature_stdlib(func)
+    assert repr((parameters, hints)) == repr((stdlib_parameters, stdlib_hints))
     return hints
 
 
@@ -419,7 +432,7 @@ def test_decorated_function_resolves_in_the_wrapped_functions_module(
     # follows __wrapped__ to the tools module, and so does discovery.
     hints = assert_same_as_typing(tools.lookup, fast=False)
     assert hints["item"] is tools.Item
-    assert _params._plain_parameters(tools.lookup) is None
+    assert _fast_introspection.plain_parameters(tools.lookup) is None
 
 
 def test_a_function_with_a_signature_takes_get_type_hints(module: MakeModule) -> None:
@@ -434,7 +447,7 @@ def test_a_function_with_a_signature_takes_get_type_hints(module: MakeModule) ->
         f.__signature__ = inspect.signature(f)
         """
     )
-    assert _params._plain_parameters(tools.f) is None
+    assert _fast_introspection.plain_parameters(tools.f) is None
     assert read_hints(tools.f) == typing.get_type_hints(tools.f, include_extras=True)
 
 
@@ -453,8 +466,8 @@ def test_without_the_fast_path_get_type_hints_answers(
 ) -> None:
     # As on Python 3.10 (and 3.14): the same hints, all from get_type_hints.
     tools = module(FUTURE_MODULE)
-    monkeypatch.setattr(_params, "_FAST_HINTS", False)
-    assert _params._plain_type_hints(tools.everything) is None
+    monkeypatch.setattr(_fast_introspection, "HINTS_ON_THIS_PYTHON", False)
+    assert _fast_introspection.plain_type_hints(tools.everything) is None
     hints = read_hints(tools.everything)
     assert hints == typing.get_type_hints(tools.everything, include_extras=True)
 
@@ -468,10 +481,10 @@ def test_compiled_texts_are_bounded(module: MakeModule, monkeypatch: pytest.Monk
             pass
         """
     )
-    monkeypatch.setattr(_params, "_ANNOTATION_CODE", {})
-    monkeypatch.setattr(_params, "_ANNOTATION_CODE_LIMIT", 2)
+    monkeypatch.setattr(_fast_introspection, "_ANNOTATION_CODE", {})
+    monkeypatch.setattr(_fast_introspection, "_ANNOTATION_CODE_LIMIT", 2)
     assert_same_as_typing(tools.f, fast=True)
-    assert 0 < len(_params._ANNOTATION_CODE) <= 2
+    assert 0 < len(_fast_introspection._ANNOTATION_CODE) <= 2
 
 
 def test_registry_loads_forward_references_and_literals(one: Callable[..., Any]) -> None:
@@ -502,3 +515,98 @@ def test_registry_loads_forward_references_and_literals(one: Callable[..., Any])
     assert properties["unit"] == {"enum": ["kg", "lb"], "default": "kg"}
     assert properties["qty"] == {"type": "integer", "minimum": 1, "default": 1}
     assert properties["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
+
+
+SHAPES_MODULE = '''
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Literal
+
+import msgspec
+
+from navai_core import FunctionContext
+
+
+@dataclasses.dataclass
+class Item:
+    id: int
+    tags: list[str] = dataclasses.field(default_factory=list)
+
+
+def positional(a: int, b: str = "x", /, c: float = 1.5, *rest: int, flag: bool = False,
+               **extra: str) -> dict[str, object]:
+    """Every kind of parameter.
+
+    Args:
+        a: The first.
+        rest: More numbers.
+    """
+    return {"a": a, "b": b, "c": c, "rest": list(rest), "flag": flag, "extra": extra}
+
+
+def typed(item: Item, unit: Literal["kg", "lb"] = "kg",
+          qty: Annotated[int, msgspec.Meta(ge=1)] = 1, ctx: FunctionContext | None = None,
+          note: str | None = None) -> list[object]:
+    return [item.id, unit, qty, ctx.function_name if ctx else None, note]
+
+
+def untyped(x, y=2, *, z=None):
+    return [x, y, z]
+
+
+class Cart:
+    """A cart.
+
+    Args:
+        owner: Whose it is.
+    """
+
+    def __init__(self, owner: str, discount: float = 0.0) -> None:
+        self.owner = owner
+        self.discount = discount
+
+    def total(self, prices: list[float]) -> float:
+        return sum(prices) * (1 - self.discount)
+
+    @staticmethod
+    def currency(code: str = "EUR") -> str:
+        return code
+'''
+
+SHAPE_CALLS: list[tuple[str, dict[str, Any] | None]] = [
+    ("positional", {"args": [1, "y", 2.5, 7, 8], "kwargs": {"flag": True, "more": "m"}}),
+    ("positional", {"a": 1}),
+    ("typed", {"item": {"id": 3, "tags": ["t"]}, "unit": "lb", "qty": 2}),
+    ("untyped", {"x": [1], "z": "zz"}),
+    ("cart_total", {"constructorArgs": {"owner": "ada", "discount": 0.5}, "methodArgs": [[2, 4]]}),
+    ("cart_currency", None),
+]
+
+
+def test_both_paths_load_the_same_registry(
+    tree: Callable[..., Any], load: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same listing and the same results, with the fast paths on and off.
+    tree({"tools.py": SHAPES_MODULE, "future.py": FUTURE_MODULE})
+    registries = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(_fast_introspection, "ENABLED", enabled)
+        registries[enabled] = load()
+    fast_registry, stdlib_registry = registries[True], registries[False]
+    # The one warning: ``everything`` takes a Callable, which has no JSON Schema.
+    assert fast_registry.warnings == stdlib_registry.warnings
+    assert len(fast_registry.warnings) == 1
+    listing = [item.to_dict() for item in fast_registry.items]
+    assert repr(listing) == repr([item.to_dict() for item in stdlib_registry.items])
+    assert {item["name"] for item in listing} >= {"positional", "typed", "untyped", "cart_total"}
+    for name, payload in SHAPE_CALLS:
+        assert fast_registry.execute(name, payload) == stdlib_registry.execute(name, payload)
+    assert fast_registry.execute("positional", {"a": 1}) == {
+        "a": 1,
+        "b": "x",
+        "c": 1.5,
+        "rest": [],
+        "flag": False,
+        "extra": {},
+    }

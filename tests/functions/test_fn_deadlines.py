@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from navai_core._functions._deadlines import Deadline, LoopDeadlines, _Group
-from navai_core._functions._registry import _expire
+from navai_core._functions._running import expire as _expire
 from navai_core.exceptions import FunctionTimeoutError
 
 from .conftest import Load, Tree

@@ -17,6 +17,9 @@ from navai_core.exceptions import (
     ResultNotSerializableError,
 )
 
+# Every test runs with the pool's hand-back, then with loop.run_in_executor.
+pytestmark = pytest.mark.usefixtures("pool_path")
+
 TOOLS = """
 import asyncio
 import contextvars
@@ -249,7 +252,7 @@ def test_max_concurrency_bounds_threads(one):
     shared = state(registry)
     assert shared["peak"] <= 2
     assert len(shared["threads"]) <= 2
-    assert registry._pool.thread_count == 2
+    assert registry._runner.pool.thread_count == 2
 
 
 @pytest.mark.asyncio
@@ -265,7 +268,7 @@ async def test_max_concurrency_bounds_the_async_path_too(one):
 def test_idle_threads_are_reused(registry):
     for _ in range(5):
         registry.execute("add", {"a": 1, "b": 1})
-    assert registry._pool.thread_count == 1
+    assert registry._runner.pool.thread_count == 1
 
 
 # --- timeouts -----------------------------------------------------------------------------
@@ -448,7 +451,7 @@ def test_env_mask_errors(one):
 
 def test_close_is_idempotent_and_stops_calls(registry):
     assert registry.execute("aadd", {"a": 1, "b": 1}) == 2
-    loop = registry._loop.loop
+    loop = registry._runner.loop.loop
     registry.close()
     registry.close()
     assert loop.is_closed()

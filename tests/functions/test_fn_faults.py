@@ -20,6 +20,9 @@ from navai_core.exceptions import (
 
 from .conftest import Load
 
+# Every test runs with the pool's hand-back, then with loop.run_in_executor.
+pytestmark = pytest.mark.usefixtures("pool_path")
+
 FAULTS = """
 import asyncio
 import sys

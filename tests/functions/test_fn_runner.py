@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from navai_core._functions._runner import BackgroundLoop, WorkerPool, _Handback
+from navai_core._handback import Handback
+from navai_core._threads import BackgroundLoop, WorkerPool
 
 
 def test_pool_runs_and_reports_errors():
@@ -264,7 +265,7 @@ async def _in_pool(pool: WorkerPool) -> int:
 
 def test_a_handback_to_a_loop_that_is_gone_is_dropped() -> None:
     loop = asyncio.new_event_loop()
-    handback = _Handback(loop)
+    handback = Handback(loop)
     loop.close()
     del loop
     gc.collect()

@@ -137,7 +137,7 @@ def test_a_burst_is_queued_on_bounded_threads_and_answered_on_time(serve_with) -
             elapsed = time.monotonic() - started
         assert listed.status_code == 200
         assert listing_took < 0.2, listing_took
-        assert registry._pool.thread_count == 4
+        assert registry._runner.pool.thread_count == 4
         assert peak_threads - threads_before <= 4  # the pool's threads, and nothing else
         statuses = sorted(response.status_code for response in responses)
         assert set(statuses) <= {200, 504}, statuses
@@ -160,7 +160,7 @@ def test_stuck_functions_cannot_take_more_than_the_pool(serve_with) -> None:
             elapsed = time.monotonic() - started
         assert [response.status_code for response in stuck] == [504] * 8
         assert elapsed < FUNCTION_TIMEOUT + 0.4, elapsed
-        assert server.registry._pool.thread_count == 4
+        assert server.registry._runner.pool.thread_count == 4
         # Every worker thread is stuck: a sync call waits in the queue and times out on
         # time; async functions and listing are not affected.
         before = time.monotonic()
@@ -168,7 +168,7 @@ def test_stuck_functions_cannot_take_more_than_the_pool(serve_with) -> None:
         assert time.monotonic() - before < FUNCTION_TIMEOUT + 0.4
         assert execute(server.client, "nap", {"seconds": 0.01}).json()["result"] == "rested"
         assert server.client.get(LIST).status_code == 200
-        assert server.registry._pool.thread_count == 4
+        assert server.registry._runner.pool.thread_count == 4
 
 
 # --- results JSON cannot carry ----------------------------------------------------------

@@ -149,7 +149,7 @@ def test_rounds_of_hundreds_of_concurrent_requests_answered_and_nothing_leaks(
         samples.append(
             {
                 "threads": threading.active_count(),
-                "workers": loaded.registry._pool.thread_count,
+                "workers": loaded.registry._runner.pool.thread_count,
                 "mint_attempts": _secrets._ATTEMPTS.thread_count,
                 "fds": open_fds(),
                 "rss": rss_bytes(),

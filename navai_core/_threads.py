@@ -1,9 +1,13 @@
-"""Where functions run: a bounded pool of worker threads and one background event loop."""
+"""Threads the core runs work on: a bounded pool of daemon workers and a background loop.
+
+The functions registry runs sync tools in a :class:`WorkerPool` and, for sync callers,
+async tools on a :class:`BackgroundLoop`; minting runs its sync attempts in a pool too,
+so that a caller can stop waiting at a deadline.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import contextlib
 import contextvars
@@ -13,62 +17,17 @@ import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
+from navai_core import _handback
+from navai_core._handback import Handback
+
 __all__ = ["BackgroundLoop", "WorkerPool"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 _WorkItem = tuple[
-    "concurrent.futures.Future[Any] | _Handback", Callable[..., Any], tuple[Any, ...], Any
+    "concurrent.futures.Future[Any] | Handback", Callable[..., Any], tuple[Any, ...], Any
 ]
-
-
-class _Handback:
-    """Hands results back to one event loop, many per wake-up.
-
-    ``loop.run_in_executor`` wakes the loop once per call (``call_soon_threadsafe``
-    writes to its self-pipe) and chains a ``concurrent.futures.Future`` to an asyncio
-    one. Under load, that hand-off costs several times a trivial function's own run.
-    Here a worker appends ``(future, ok, value)`` to a deque and wakes the loop only
-    when no wake-up is already on its way; the loop then settles everything queued. The
-    order matters for not losing a result: :meth:`_settle` clears the flag *before*
-    taking from the deque, and a worker appends *before* reading the flag, so whatever a
-    worker appends is either taken by a settle already scheduled or schedules one.
-
-    The loop is held weakly: handbacks are the values of a dict keyed weakly by loop,
-    and a value that held its key would keep every loop that ever ran a call alive.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = weakref.ref(loop)
-        self._done: collections.deque[tuple[asyncio.Future[Any], bool, Any]] = collections.deque()
-        self._scheduled = False
-
-    def put(self, future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-        """Called from a worker thread: queue one outcome and make sure the loop looks."""
-        self._done.append((future, ok, value))
-        if not self._scheduled:
-            self._scheduled = True
-            self.call_soon(self._settle)
-
-    def call_soon(self, callback: Callable[[], object]) -> None:
-        """From any thread: run ``callback`` on the loop, unless it is closed or gone."""
-        loop = self._loop()
-        if loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                loop.call_soon_threadsafe(callback)
-
-    def _settle(self) -> None:
-        self._scheduled = False
-        done = self._done
-        while done:
-            future, ok, value = done.popleft()
-            if future.done():  # cancelled: the caller gave up (its timeout)
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
 
 
 class WorkerPool(concurrent.futures.Executor):
@@ -94,7 +53,7 @@ class WorkerPool(concurrent.futures.Executor):
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._shutdown = False
-        self._handbacks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Handback] = (
+        self._handbacks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Handback] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -118,17 +77,20 @@ class WorkerPool(concurrent.futures.Executor):
     def run(self, fn: Callable[..., _T], /, *args: Any) -> asyncio.Future[_T]:
         """From a running event loop: queue ``fn(*args)`` and return an asyncio future for it.
 
-        What ``loop.run_in_executor(pool, fn, *args)`` does, at a fraction of the cost
-        under load (see :class:`_Handback`). Cancelling the future before a thread picks
-        the call up skips it; once running, the call finishes and its result is dropped.
+        What ``loop.run_in_executor(pool, fn, *args)`` does, with the results handed
+        back many per loop wake-up (see :mod:`navai_core._handback`; with that switched
+        off, it is ``run_in_executor``). Cancelling the future before a thread picks the
+        call up skips it; once running, the call finishes and its result is dropped.
 
         Raises:
             RuntimeError: The pool was shut down, or no event loop is running.
         """
         loop = asyncio.get_running_loop()
+        if not _handback.ENABLED:
+            return loop.run_in_executor(self, fn, *args)
         handback = self._handbacks.get(loop)
         if handback is None:
-            handback = self._handbacks.setdefault(loop, _Handback(loop))
+            handback = self._handbacks.setdefault(loop, Handback(loop))
         future: asyncio.Future[_T] = loop.create_future()
         self._put((handback, fn, args, future))
         return future
@@ -136,7 +98,7 @@ class WorkerPool(concurrent.futures.Executor):
     def _put(self, item: _WorkItem) -> None:
         with self._lock:
             if self._shutdown:
-                msg = "The function registry is closed; no more calls can run."
+                msg = "The worker pool is closed; no more calls can run."
                 raise RuntimeError(msg)
             self._queue.put(item)
             if self._idle:
@@ -164,7 +126,7 @@ class WorkerPool(concurrent.futures.Executor):
                 self._idle += 1
             if ok is None:
                 pass  # cancelled, or timed out, while it waited in the queue: not run
-            elif isinstance(target, _Handback):
+            elif isinstance(target, Handback):
                 target.put(extra, ok, value)
             elif ok:
                 target.set_result(value)
@@ -174,13 +136,13 @@ class WorkerPool(concurrent.futures.Executor):
 
     @staticmethod
     def _call(
-        target: concurrent.futures.Future[Any] | _Handback,
+        target: concurrent.futures.Future[Any] | Handback,
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         extra: Any,
     ) -> tuple[bool | None, Any]:
         """``(True, result)``, ``(False, exception)``, or ``(None, None)``: not to be run."""
-        if isinstance(target, _Handback):
+        if isinstance(target, Handback):
             # `extra` is the caller's asyncio future, read across threads: a stale
             # "not done" only means the call runs and its result is dropped.
             if extra.done():
@@ -216,7 +178,7 @@ class WorkerPool(concurrent.futures.Executor):
                     break
                 assert item is not None  # None is only queued below, once
                 target, _, _, extra = item
-                if isinstance(target, _Handback):  # an asyncio future: cancel it on its loop
+                if isinstance(target, Handback):  # an asyncio future: cancel it on its loop
                     target.call_soon(extra.cancel)
                 else:
                     target.cancel()
@@ -246,7 +208,7 @@ class BackgroundLoop:
     def _ensure(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._closed:
-                msg = "The function registry is closed; no more calls can run."
+                msg = "The background loop is closed; no more calls can run."
                 raise RuntimeError(msg)
             if self._loop is None:
                 loop = asyncio.new_event_loop()
