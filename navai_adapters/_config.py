@@ -10,7 +10,7 @@ import attrs
 
 from navai_adapters._auth import MIN_TOKEN_LENGTH, load_authorize_hook
 from navai_adapters._ratelimit import STORAGE_SCHEMES, redacted_url
-from navai_core._env import env_bool, env_float, env_int, env_list, env_str, from_env
+from navai_core._config._env import env_bool, env_float, env_int, env_list, env_str, from_env
 from navai_core._ratelimit import RATE_LIMIT_ENV, Network, Rate, parse_networks, parse_rates
 from navai_core.exceptions import InvalidOptionError
 

@@ -46,7 +46,7 @@ from navai_core import (
     load_navai_functions,
     synthesize_speech,
 )
-from navai_core._env import env_bool
+from navai_core._config._env import env_bool
 from navai_core.exceptions import (
     BackendError,
     InvalidOptionError,

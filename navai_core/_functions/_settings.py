@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from navai_core._env import env_bool, env_float, env_int, env_list, env_str
+from navai_core._config._env import env_bool, env_float, env_int, env_list, env_str
 from navai_core.exceptions import InvalidOptionError
 
 DEFAULT_TIMEOUT_SECONDS = 30.0

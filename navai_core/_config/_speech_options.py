@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from navai_core._env import env_bool, env_float, env_int, env_str
+from navai_core._config._env import env_bool, env_float, env_int, env_str
 from navai_core.exceptions import InvalidOptionError
 
 __all__ = [

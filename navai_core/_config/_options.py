@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from navai_core._env import env_bool, env_float, env_int, env_list, env_str, from_env
-from navai_core._speech_options import (
+from navai_core._config._env import env_bool, env_float, env_int, env_list, env_str, from_env
+from navai_core._config._speech_options import (
     DEFAULT_ELEVENLABS_BASE_URL,
     DEFAULT_ELEVENLABS_OUTPUT_FORMAT,
     DEFAULT_ELEVENLABS_TIMEOUT_SECONDS,
