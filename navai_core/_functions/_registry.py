@@ -13,7 +13,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -44,14 +43,8 @@ from navai_core._functions._settings import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESULT_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
-    _check_agents,
-    _check_base_dir,
-    _check_bool,
-    _check_concurrency,
-    _check_folders,
-    _check_result_bytes,
-    _check_timeout,
     _Settings,
+    checked_settings,
     registry_arguments,
 )
 from navai_core.exceptions import (
@@ -648,16 +641,16 @@ class NavaiFunctionRegistry:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     ) -> None:
-        self._settings = _Settings(
-            base_dir=_check_base_dir(str(Path.cwd()) if base_dir is None else base_dir, "base_dir"),
-            folders=_check_folders(folders, "folders"),
-            agents=_check_agents(agents_folders, "agents_folders"),
-            exclude=_check_folders(exclude, "exclude"),
-            timeout_seconds=_check_timeout(timeout_seconds, "timeout_seconds"),
-            require_decorator=_check_bool(require_decorator, "require_decorator"),
-            mask_errors=_check_bool(mask_errors, "mask_errors"),
-            max_concurrency=_check_concurrency(max_concurrency, "max_concurrency"),
-            max_result_bytes=_check_result_bytes(max_result_bytes, "max_result_bytes"),
+        self._settings = checked_settings(
+            base_dir,
+            folders=folders,
+            agents_folders=agents_folders,
+            exclude=exclude,
+            timeout_seconds=timeout_seconds,
+            require_decorator=require_decorator,
+            mask_errors=mask_errors,
+            max_concurrency=max_concurrency,
+            max_result_bytes=max_result_bytes,
         )
         self._pool = WorkerPool(self._settings.max_concurrency)
         self._loop = BackgroundLoop()
@@ -1022,9 +1015,9 @@ def load_navai_functions(
     """
     return NavaiFunctionRegistry(
         **registry_arguments(
-            base_dir,
-            folders,
             env,
+            base_dir=base_dir,
+            folders=folders,
             agents_folders=agents_folders,
             exclude=exclude,
             timeout_seconds=timeout_seconds,
