@@ -178,7 +178,7 @@ def variables(cls: type) -> Iterator[tuple[str, str]]:
 
 
 def variable_of(cls: type, field: str) -> str:
-    """The variable field ``field`` of ``cls`` is read from."""
+    """The variable that the field ``field`` of ``cls`` is read from."""
     spec = attrs.fields_dict(cls)[field].metadata[_KEY]
     if not isinstance(spec, _Variable):  # pragma: no cover - asked only of plain fields
         msg = f"{cls.__name__}.{field} is not read from one variable."
@@ -211,7 +211,7 @@ def load(
             the variable and its value as written.
     """
     source: Mapping[str, str] = os.environ if env is None else env
-    read: dict[str, tuple[_Variable, str]] = {}  # keyword -> where its value came from
+    read: dict[str, tuple[_Variable, str]] = {}  # field -> the variable its value came from
     try:
         return cls(**_arguments(cls, source, given or {}, read))
     except InvalidOptionError as error:
@@ -238,7 +238,7 @@ def _arguments(
         elif isinstance(spec, _Variable):
             raw = source.get(spec.name)
             if raw is not None and raw.strip():
-                read[keyword] = (spec, raw)
+                read[field.name] = (spec, raw)  # attrs validators name the field
                 arguments[field.alias] = _parsed(spec, raw)
         elif isinstance(spec, _Each):
             found = {
