@@ -10,7 +10,16 @@ import attrs
 
 from navai_adapters._auth import MIN_TOKEN_LENGTH, load_authorize_hook
 from navai_adapters._ratelimit import STORAGE_SCHEMES, redacted_url
-from navai_core._env import env_bool, env_float, env_int, env_list, env_str, from_env
+from navai_core._config._env import (
+    BadValueError,
+    boolean,
+    env,
+    env_each,
+    load,
+    number,
+    split_names,
+    whole,
+)
 from navai_core._ratelimit import RATE_LIMIT_ENV, Network, Rate, parse_networks, parse_rates
 from navai_core.exceptions import InvalidOptionError
 
@@ -19,7 +28,7 @@ if TYPE_CHECKING:
     from navai_adapters._observe import NavaiObserver
     from navai_core import NavaiFunctionRegistry
 
-__all__ = ["AuthorizeHook", "NavaiServerConfig"]
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "AuthorizeHook", "NavaiServerConfig", "ServeSettings"]
 
 #: ``authorize(request)``: return ``True``/``None`` to allow, ``False`` to refuse (403), or
 #: raise :class:`~navai_core.exceptions.AuthorizationError` (401 unless told otherwise).
@@ -88,6 +97,14 @@ def _rate_limits(value: Any) -> dict[str, tuple[Rate, ...]]:
     return limits
 
 
+def _env_rates(text: str) -> tuple[Rate, ...]:
+    """One route's rates, read from its variable (the code path reads them in ``_rate_limits``)."""
+    try:
+        return parse_rates(text)
+    except ValueError as error:
+        raise InvalidOptionError(str(error), option="rate_limits", value=text) from None
+
+
 def _networks(value: Any) -> tuple[Network, ...]:
     try:
         return parse_networks(value)
@@ -115,7 +132,7 @@ def _positive_float(_instance: object, attribute: attrs.Attribute[float], value:
 
 def _origins(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
-        value = value.split(",")
+        return split_names(value)
     return tuple(item.strip() for item in value if item.strip())
 
 
@@ -177,49 +194,124 @@ class NavaiServerConfig:
         max_sdp_bytes: Larger SDP offers are refused with 413.
     """
 
-    client_secret_path: str = attrs.field(default="/navai/realtime/client-secret", validator=_path)
-    functions_list_path: str = attrs.field(default="/navai/functions", validator=_path)
-    functions_execute_path: str = attrs.field(default="/navai/functions/execute", validator=_path)
-    speech_synthesize_path: str = attrs.field(default="/navai/speech/synthesize", validator=_path)
-    enable_functions: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    max_body_bytes: int = attrs.field(default=DEFAULT_MAX_BODY_BYTES, validator=_positive_int)
-    functions_base_dir: str | os.PathLike[str] | None = None
-    functions_folders: str | tuple[str, ...] | None = None
+    client_secret_path: str = attrs.field(
+        default="/navai/realtime/client-secret",
+        validator=_path,
+        metadata=env("NAVAI_CLIENT_SECRET_PATH"),
+    )
+    functions_list_path: str = attrs.field(
+        default="/navai/functions", validator=_path, metadata=env("NAVAI_FUNCTIONS_LIST_PATH")
+    )
+    functions_execute_path: str = attrs.field(
+        default="/navai/functions/execute",
+        validator=_path,
+        metadata=env("NAVAI_FUNCTIONS_EXECUTE_PATH"),
+    )
+    speech_synthesize_path: str = attrs.field(
+        default="/navai/speech/synthesize",
+        validator=_path,
+        metadata=env("NAVAI_SPEECH_SYNTHESIZE_PATH"),
+    )
+    enable_functions: bool = attrs.field(
+        default=True,
+        validator=attrs.validators.instance_of(bool),
+        metadata=env("NAVAI_ENABLE_FUNCTIONS", boolean),
+    )
+    max_body_bytes: int = attrs.field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        validator=_positive_int,
+        metadata=env("NAVAI_MAX_BODY_BYTES", whole),
+    )
+    functions_base_dir: str | os.PathLike[str] | None = attrs.field(
+        default=None, metadata=env("NAVAI_FUNCTIONS_BASE_DIR")
+    )
+    functions_folders: str | tuple[str, ...] | None = attrs.field(
+        default=None, metadata=env("NAVAI_FUNCTIONS_FOLDERS")
+    )
     agents_folders: str | tuple[str, ...] | None = None
     functions_exclude: str | tuple[str, ...] | None = None
     registry: NavaiFunctionRegistry | None = attrs.field(default=None, repr=False)
-    authorize: AuthorizeHook | None = attrs.field(default=None, repr=False, converter=_hook)
-    cors_origins: tuple[str, ...] = attrs.field(default=(), converter=_origins)
-    auth_token: str | None = attrs.field(default=None, repr=False, validator=_token)
-    expose_load_warnings: bool = attrs.field(
-        default=False, validator=attrs.validators.instance_of(bool)
+    authorize: AuthorizeHook | None = attrs.field(
+        default=None,
+        repr=False,
+        converter=_hook,
+        metadata=env("NAVAI_AUTHORIZE", load_authorize_hook),
     )
-    health_path: str = attrs.field(default="/navai/health", validator=_path)
-    request_log: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    cors_origins: tuple[str, ...] = attrs.field(
+        default=(), converter=_origins, metadata=env("NAVAI_CORS_ORIGINS", split_names)
+    )
+    auth_token: str | None = attrs.field(
+        default=None, repr=False, validator=_token, metadata=env("NAVAI_AUTH_TOKEN", secret=True)
+    )
+    expose_load_warnings: bool = attrs.field(
+        default=False,
+        validator=attrs.validators.instance_of(bool),
+        metadata=env("NAVAI_EXPOSE_LOAD_WARNINGS", boolean),
+    )
+    health_path: str = attrs.field(
+        default="/navai/health", validator=_path, metadata=env("NAVAI_HEALTH_PATH")
+    )
+    request_log: bool = attrs.field(
+        default=False,
+        validator=attrs.validators.instance_of(bool),
+        metadata=env("NAVAI_REQUEST_LOG", boolean),
+    )
     observer: NavaiObserver | None = attrs.field(default=None, repr=False)
     # Compared, not hashed (a dict): the config stays hashable, as it was.
     rate_limits: dict[str, tuple[Rate, ...]] = attrs.field(
-        factory=dict, converter=_rate_limits, hash=False
+        factory=dict,
+        converter=_rate_limits,
+        hash=False,
+        metadata=env_each(RATE_LIMIT_ENV, _env_rates),
     )
     rate_limit_storage: str = attrs.field(
-        default="memory://", validator=_storage, repr=lambda url: repr(redacted_url(url))
+        default="memory://",
+        validator=_storage,
+        repr=lambda url: repr(redacted_url(url)),
+        metadata=env("NAVAI_RATE_LIMIT_STORAGE", secret=True),
     )
     rate_limit_fail_open: bool = attrs.field(
-        default=True, validator=attrs.validators.instance_of(bool)
+        default=True,
+        validator=attrs.validators.instance_of(bool),
+        metadata=env("NAVAI_RATE_LIMIT_FAIL_OPEN", boolean),
     )
-    rate_limit_storage_timeout: float = attrs.field(default=0.5, validator=_positive_float)
-    trusted_proxies: tuple[Network, ...] = attrs.field(default=(), converter=_networks)
-    realtime_calls_path: str = attrs.field(default="/navai/realtime/calls", validator=_path)
+    rate_limit_storage_timeout: float = attrs.field(
+        default=0.5,
+        validator=_positive_float,
+        metadata=env("NAVAI_RATE_LIMIT_STORAGE_TIMEOUT", number),
+    )
+    trusted_proxies: tuple[Network, ...] = attrs.field(
+        default=(), converter=_networks, metadata=env("NAVAI_TRUSTED_PROXIES")
+    )
+    realtime_calls_path: str = attrs.field(
+        default="/navai/realtime/calls", validator=_path, metadata=env("NAVAI_REALTIME_CALLS_PATH")
+    )
     enable_realtime_calls: bool = attrs.field(
-        default=True, validator=attrs.validators.instance_of(bool)
+        default=True,
+        validator=attrs.validators.instance_of(bool),
+        metadata=env("NAVAI_ENABLE_REALTIME_CALLS", boolean),
     )
     enable_functions_execute: bool = attrs.field(
-        default=True, validator=attrs.validators.instance_of(bool)
+        default=True,
+        validator=attrs.validators.instance_of(bool),
+        metadata=env("NAVAI_ENABLE_FUNCTIONS_EXECUTE", boolean),
     )
-    server_tools: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
-    max_sidebands: int = attrs.field(default=100, validator=_positive_int)
-    sideband_idle_timeout: float = attrs.field(default=600.0, validator=_positive_float)
-    max_sdp_bytes: int = attrs.field(default=64 * 1024, validator=_positive_int)
+    server_tools: bool = attrs.field(
+        default=False,
+        validator=attrs.validators.instance_of(bool),
+        metadata=env("NAVAI_SERVER_TOOLS", boolean),
+    )
+    max_sidebands: int = attrs.field(
+        default=100, validator=_positive_int, metadata=env("NAVAI_MAX_SIDEBANDS", whole)
+    )
+    sideband_idle_timeout: float = attrs.field(
+        default=600.0,
+        validator=_positive_float,
+        metadata=env("NAVAI_SIDEBAND_IDLE_TIMEOUT", number),
+    )
+    max_sdp_bytes: int = attrs.field(
+        default=64 * 1024, validator=_positive_int, metadata=env("NAVAI_MAX_SDP_BYTES", whole)
+    )
 
     def __attrs_post_init__(self) -> None:
         paths = [self.health_path, self.client_secret_path, self.speech_synthesize_path]
@@ -242,123 +334,65 @@ class NavaiServerConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> NavaiServerConfig:
-        """Read ``NAVAI_*`` variables; keyword arguments win over them.
+        """Read ``NAVAI_*`` variables (``os.environ`` when ``env`` is None); keywords win.
 
-        Variables: ``NAVAI_CLIENT_SECRET_PATH``, ``NAVAI_FUNCTIONS_LIST_PATH``,
-        ``NAVAI_FUNCTIONS_EXECUTE_PATH``, ``NAVAI_SPEECH_SYNTHESIZE_PATH``,
-        ``NAVAI_ENABLE_FUNCTIONS``,
-        ``NAVAI_MAX_BODY_BYTES``, ``NAVAI_FUNCTIONS_BASE_DIR``,
-        ``NAVAI_FUNCTIONS_FOLDERS``, ``NAVAI_CORS_ORIGINS``, ``NAVAI_AUTH_TOKEN``,
-        ``NAVAI_AUTHORIZE`` (``module:function``), ``NAVAI_EXPOSE_LOAD_WARNINGS``,
-        ``NAVAI_HEALTH_PATH``, ``NAVAI_REQUEST_LOG``, ``NAVAI_RATE_LIMIT_MINT``,
-        ``NAVAI_RATE_LIMIT_EXECUTE``, ``NAVAI_RATE_LIMIT_SPEECH``,
-        ``NAVAI_RATE_LIMIT_STORAGE``, ``NAVAI_RATE_LIMIT_FAIL_OPEN``,
-        ``NAVAI_RATE_LIMIT_STORAGE_TIMEOUT``, ``NAVAI_TRUSTED_PROXIES``,
-        ``NAVAI_REALTIME_CALLS_PATH``, ``NAVAI_ENABLE_REALTIME_CALLS``,
-        ``NAVAI_ENABLE_FUNCTIONS_EXECUTE``, ``NAVAI_SERVER_TOOLS``,
-        ``NAVAI_MAX_SIDEBANDS``, ``NAVAI_SIDEBAND_IDLE_TIMEOUT``, ``NAVAI_MAX_SDP_BYTES``.
+        Each field names its variable where it is declared; the list is in
+        ``docs/configuration.md``. A field given as a keyword is not read from the
+        environment at all (an ``authorize`` hook given in code means the one
+        ``NAVAI_AUTHORIZE`` names is never imported).
 
         Raises:
-            InvalidOptionError: A variable has a value that cannot be used; the message
-                names it and the value.
+            InvalidOptionError: A value that cannot be used; one from a variable names
+                the variable and its value.
         """
-        source: Mapping[str, str] = os.environ if env is None else env
-        found: dict[str, Any] = {}
-        for option, variable in _ENV_TEXT.items():
-            if (value := env_str(source, variable)) is not None:
-                found[option] = value
-        if (enabled := env_bool(source, "NAVAI_ENABLE_FUNCTIONS")) is not None:
-            found["enable_functions"] = enabled
-        if (limit := env_int(source, "NAVAI_MAX_BODY_BYTES")) is not None:
-            found["max_body_bytes"] = limit
-        for option, variable in _ENV_BOOL.items():
-            if (flag := env_bool(source, variable)) is not None:
-                found[option] = flag
-        for option, variable in _ENV_INT.items():
-            if (number := env_int(source, variable)) is not None:
-                found[option] = number
-        if (idle := env_float(source, "NAVAI_SIDEBAND_IDLE_TIMEOUT")) is not None:
-            found["sideband_idle_timeout"] = idle
-        if (origins := env_list(source, "NAVAI_CORS_ORIGINS")) is not None:
-            found["cors_origins"] = origins
-        if (exposed := env_bool(source, "NAVAI_EXPOSE_LOAD_WARNINGS")) is not None:
-            found["expose_load_warnings"] = exposed
-        if (request_log := env_bool(source, "NAVAI_REQUEST_LOG")) is not None:
-            found["request_log"] = request_log
-        if (token := env_str(source, "NAVAI_AUTH_TOKEN")) is not None:
-            found["auth_token"] = token
-        # A hook given in code wins: do not import the one the environment names.
-        if "authorize" not in overrides and (spec := env_str(source, "NAVAI_AUTHORIZE")):
-            found["authorize"] = load_authorize_hook(spec)
-        found.update(_rate_limit_env(source))
-        try:
-            config = cls(**found)
-        except InvalidOptionError as error:
-            name = _ENV_VARIABLES.get(error.option or "")
-            if name is None:
-                raise
-            raise from_env(error, name, source) from None
-        return attrs.evolve(config, **overrides) if overrides else config
+        return load(cls, env, overrides)
 
 
-_ENV_TEXT = {
-    "client_secret_path": "NAVAI_CLIENT_SECRET_PATH",
-    "functions_list_path": "NAVAI_FUNCTIONS_LIST_PATH",
-    "functions_execute_path": "NAVAI_FUNCTIONS_EXECUTE_PATH",
-    "speech_synthesize_path": "NAVAI_SPEECH_SYNTHESIZE_PATH",
-    "functions_base_dir": "NAVAI_FUNCTIONS_BASE_DIR",
-    "functions_folders": "NAVAI_FUNCTIONS_FOLDERS",
-    "realtime_calls_path": "NAVAI_REALTIME_CALLS_PATH",
-    "health_path": "NAVAI_HEALTH_PATH",
-}
-_ENV_BOOL = {
-    "enable_realtime_calls": "NAVAI_ENABLE_REALTIME_CALLS",
-    "enable_functions_execute": "NAVAI_ENABLE_FUNCTIONS_EXECUTE",
-    "server_tools": "NAVAI_SERVER_TOOLS",
-}
-_ENV_INT = {"max_sidebands": "NAVAI_MAX_SIDEBANDS", "max_sdp_bytes": "NAVAI_MAX_SDP_BYTES"}
-_ENV_VARIABLES = {
-    **_ENV_TEXT,
-    **_ENV_BOOL,
-    **_ENV_INT,
-    "sideband_idle_timeout": "NAVAI_SIDEBAND_IDLE_TIMEOUT",
-    "max_body_bytes": "NAVAI_MAX_BODY_BYTES",
-    "rate_limit_storage_timeout": "NAVAI_RATE_LIMIT_STORAGE_TIMEOUT",
-    "trusted_proxies": "NAVAI_TRUSTED_PROXIES",
-}
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
 
 
-def _rate_limit_env(source: Mapping[str, str]) -> dict[str, Any]:
-    """The rate-limit settings among ``source``'s variables; bad rates name their variable."""
-    found: dict[str, Any] = {}
-    rates: dict[str, tuple[Rate, ...]] = {}
-    for route, variable in RATE_LIMIT_ENV.items():
-        if (text := env_str(source, variable)) is None:
-            continue
-        try:
-            rates[route] = parse_rates(text)
-        except ValueError as error:
-            msg = f"{variable}={text!r} is invalid: {error}"
-            raise InvalidOptionError(
-                msg, option="rate_limits", variable=variable, value=text
-            ) from None
-    if rates:
-        found["rate_limits"] = rates
-    if (storage := env_str(source, "NAVAI_RATE_LIMIT_STORAGE")) is not None:
-        try:
-            _storage(None, attrs.fields(NavaiServerConfig).rate_limit_storage, storage)
-        except InvalidOptionError as error:
-            # Not from_env(): that quotes the raw value, and a Redis URL holds a password.
-            msg = f"NAVAI_RATE_LIMIT_STORAGE is invalid: {error.message}"
-            variable = "NAVAI_RATE_LIMIT_STORAGE"
-            raise InvalidOptionError(
-                msg, option=error.option, variable=variable, value=error.value
-            ) from None
-        found["rate_limit_storage"] = storage
-    if (fail_open := env_bool(source, "NAVAI_RATE_LIMIT_FAIL_OPEN")) is not None:
-        found["rate_limit_fail_open"] = fail_open
-    if (timeout := env_float(source, "NAVAI_RATE_LIMIT_STORAGE_TIMEOUT")) is not None:
-        found["rate_limit_storage_timeout"] = timeout
-    if (proxies := env_str(source, "NAVAI_TRUSTED_PROXIES")) is not None:
-        found["trusted_proxies"] = proxies
-    return found
+def _log_level(value: str) -> str:
+    level = value.lower()
+    if level not in LOG_LEVELS:
+        msg = f"is not a log level. Use one of {', '.join(LOG_LEVELS)}."
+        raise BadValueError(msg)
+    return level
+
+
+def _log_format(value: str) -> str:
+    fmt = value.lower()
+    if fmt not in LOG_FORMATS:
+        msg = "is not a log format. Use 'text' or 'json'."
+        raise BadValueError(msg)
+    return fmt
+
+
+@attrs.frozen(kw_only=True)
+class ServeSettings:
+    """What ``navai serve`` reads besides the server config; its flags win over the variables.
+
+    Attributes:
+        access_log: A line per request (``--access-log``).
+        strict: Refuse to start on a module that fails to load or a folder matching
+            nothing (``--strict``).
+        log_level: The least severe log lines shown (``--log-level``).
+        log_format: ``text``, or ``json`` lines with request ids (``--log-format``).
+        demo: Also serve the WebRTC example page (``--demo``; the processes ``serve``
+            starts read it from the variable).
+    """
+
+    access_log: bool = attrs.field(default=True, metadata=env("NAVAI_ACCESS_LOG", boolean))
+    strict: bool = attrs.field(default=False, metadata=env("NAVAI_STRICT", boolean))
+    log_level: str = attrs.field(default="info", metadata=env("NAVAI_LOG_LEVEL", _log_level))
+    log_format: str = attrs.field(default="text", metadata=env("NAVAI_LOG_FORMAT", _log_format))
+    demo: bool = attrs.field(default=False, metadata=env("NAVAI_DEMO", boolean))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> ServeSettings:
+        """The variables (``os.environ`` when ``env`` is None), with the flags given (not None).
+
+        Raises:
+            InvalidOptionError: A variable that cannot be used; names it and its value.
+        """
+        return load(cls, env, {name: flag for name, flag in flags.items() if flag is not None})

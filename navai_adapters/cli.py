@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from navai_adapters._config import LOG_FORMATS, LOG_LEVELS, ServeSettings
 from navai_adapters._gc import tune_gc
 from navai_adapters._http import NavaiHttpHandler
 from navai_core import (
@@ -46,7 +47,6 @@ from navai_core import (
     load_navai_functions,
     synthesize_speech,
 )
-from navai_core._env import env_bool
 from navai_core.exceptions import (
     BackendError,
     InvalidOptionError,
@@ -58,7 +58,6 @@ from navai_core.exceptions import (
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _FAILED_TO_LOAD = "[navai] Failed to load"
 # The registry's warnings for configured folders that matched no file.
 _UNMATCHED = ("[navai] Functions folder ", "[navai] The configured functions folders")
@@ -172,14 +171,14 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level",
         type=str.lower,
-        choices=_LOG_LEVELS,
+        choices=LOG_LEVELS,
         default=None,
         help="the least severe log lines shown (env NAVAI_LOG_LEVEL; default info)",
     )
     serve.add_argument(
         "--log-format",
         type=str.lower,
-        choices=("text", "json"),
+        choices=LOG_FORMATS,
         default=None,
         help="json: one JSON object per line, each with the request id of the request it "
         "concerns, and NAVAI's own access line instead of uvicorn's "
@@ -503,19 +502,6 @@ def _log_config(
     return config
 
 
-def _logging_choice(args: argparse.Namespace) -> tuple[str, str]:
-    """``--log-level`` and ``--log-format``, else their variables, else info and text."""
-    level = args.log_level or (os.environ.get("NAVAI_LOG_LEVEL") or "info").strip().lower()
-    if level not in _LOG_LEVELS:
-        msg = f"NAVAI_LOG_LEVEL={level!r} is not a log level. Use one of {', '.join(_LOG_LEVELS)}."
-        raise InvalidOptionError(msg, variable="NAVAI_LOG_LEVEL", value=level)
-    fmt = args.log_format or (os.environ.get("NAVAI_LOG_FORMAT") or "text").strip().lower()
-    if fmt not in ("text", "json"):
-        msg = f"NAVAI_LOG_FORMAT={fmt!r} is not a log format. Use 'text' or 'json'."
-        raise InvalidOptionError(msg, variable="NAVAI_LOG_FORMAT", value=fmt)
-    return level, fmt
-
-
 def _version() -> str:
     try:
         return importlib.metadata.version("navai")
@@ -555,13 +541,18 @@ def _serve(args: argparse.Namespace) -> int:
         sys.path.insert(0, str(Path.cwd()))
     several = args.workers > 1 or args.reload
     try:
-        access_log = _access_log(args.access_log)
-        strict = _flag_or_env(args.strict, "NAVAI_STRICT")
-        level, fmt = _logging_choice(args)
+        settings = ServeSettings.from_env(
+            access_log=args.access_log,
+            strict=args.strict,
+            log_level=args.log_level,
+            log_format=args.log_format,
+        )
         metrics = _metrics(args.metrics_port, several=several)
     except InvalidOptionError as error:
         _say(f"navai: {error.message}")
         return EXIT_USAGE
+    access_log, strict = settings.access_log, settings.strict
+    level, fmt = settings.log_level, settings.log_format
     if fmt == "json":
         # JSON lines carry request ids: NAVAI's access line replaces uvicorn's, which
         # is logged outside the request and cannot carry one.
@@ -779,7 +770,7 @@ def _demo_page() -> bytes:
 
 def _with_demo(app: Any) -> Any:
     """``app`` with the demo page at :data:`DEMO_PATH` when ``NAVAI_DEMO`` is true."""
-    if not env_bool(os.environ, "NAVAI_DEMO"):
+    if not ServeSettings.from_env().demo:
         return app
     from starlette.responses import Response  # noqa: PLC0415
     from starlette.routing import Route  # noqa: PLC0415
@@ -791,19 +782,6 @@ def _with_demo(app: Any) -> Any:
 
     app.router.routes.insert(0, Route(DEMO_PATH, demo, methods=["GET"]))
     return app
-
-
-def _access_log(flag: bool | None) -> bool:
-    """``--access-log``/``--no-access-log``, else ``NAVAI_ACCESS_LOG``, else on."""
-    return _flag_or_env(flag, "NAVAI_ACCESS_LOG", default=True)
-
-
-def _flag_or_env(flag: bool | None, variable: str, *, default: bool = False) -> bool:
-    """A ``--flag``/``--no-flag`` given, else the boolean variable, else ``default``."""
-    if flag is not None:
-        return flag
-    value = env_bool(os.environ, variable)
-    return default if value is None else value
 
 
 def _is_loopback(host: str) -> bool:

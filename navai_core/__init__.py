@@ -25,6 +25,12 @@ from navai_core._client import (
     BackendFunctionsResult,
     NavaiBackendClient,
 )
+from navai_core._config._options import (
+    NavaiVoiceBackendOptions,
+    RetryPolicy,
+    get_navai_voice_backend_options_from_env,
+)
+from navai_core._config._speech_options import ElevenLabsVoiceSettings
 from navai_core._functions import (
     FunctionContext,
     FunctionDefinition,
@@ -33,11 +39,6 @@ from navai_core._functions import (
     navai_function,
 )
 from navai_core._instructions import build_session_instructions
-from navai_core._options import (
-    NavaiVoiceBackendOptions,
-    RetryPolicy,
-    get_navai_voice_backend_options_from_env,
-)
 from navai_core._secrets import (
     ClientSecretUpstreamRequest,
     CreateClientSecretRequest,
@@ -57,7 +58,6 @@ from navai_core._speech import (
     parse_speech_response,
     synthesize_speech,
 )
-from navai_core._speech_options import ElevenLabsVoiceSettings
 
 __all__ = [
     "AsyncNavaiBackendClient",

@@ -23,7 +23,7 @@ import attrs
 import httpx
 import msgspec
 
-from navai_core._options import NavaiVoiceBackendOptions
+from navai_core._config._options import NavaiVoiceBackendOptions
 from navai_core._secrets import (
     CreateClientSecretRequest,
     _adrive,

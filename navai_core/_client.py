@@ -34,8 +34,8 @@ import attrs
 import httpx
 import msgspec
 
-from navai_core._env import env_str
-from navai_core._options import RetryPolicy
+from navai_core._config._env import env_str
+from navai_core._config._options import RetryPolicy
 from navai_core._secrets import CreateClientSecretRequest, _redact
 from navai_core._speech import SynthesizedSpeech
 from navai_core.exceptions import (

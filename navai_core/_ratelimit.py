@@ -19,6 +19,8 @@ from typing import Final, Literal
 
 import attrs
 
+from navai_core._config._env import split_names
+
 __all__ = [
     "RATE_LIMIT_ENV",
     "Network",
@@ -134,7 +136,7 @@ def parse_networks(value: str | Iterable[str | Network]) -> tuple[Network, ...]:
     Raises:
         ValueError: An item is not an IP address or network; the message quotes it.
     """
-    items = value.split(",") if isinstance(value, str) else list(value)
+    items: list[str | Network] = list(split_names(value) if isinstance(value, str) else value)
     networks: list[Network] = []
     for item in items:
         if isinstance(item, ipaddress.IPv4Network | ipaddress.IPv6Network):

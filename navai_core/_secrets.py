@@ -26,11 +26,11 @@ import httpx
 import msgspec
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from navai_core._instructions import build_session_instructions
-from navai_core._options import NavaiVoiceBackendOptions, RetryPolicy
-from navai_core._redact import redact_keys
-from navai_core._speech_options import SpeechProvider
+from navai_core._config._options import NavaiVoiceBackendOptions, RetryPolicy
+from navai_core._config._speech_options import SpeechProvider
 from navai_core._threads import WorkerPool
+from navai_core._instructions import build_session_instructions
+from navai_core._redact import redact_keys
 from navai_core.exceptions import (
     InvalidRequestError,
     MissingApiKeyError,

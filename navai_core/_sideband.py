@@ -32,8 +32,8 @@ import attrs
 import httpx
 
 from navai_core._calls import check_call_id, sideband_url
+from navai_core._config._options import NavaiVoiceBackendOptions
 from navai_core._functions import FunctionContext, NavaiFunctionRegistry
-from navai_core._options import NavaiVoiceBackendOptions
 from navai_core.exceptions import (
     FunctionExecutionError,
     FunctionTimeoutError,

@@ -22,7 +22,14 @@ import attrs
 import httpx
 import msgspec
 
-from navai_core._options import NavaiVoiceBackendOptions
+from navai_core._config._options import NavaiVoiceBackendOptions
+from navai_core._config._speech_options import (
+    MAX_STREAMING_LATENCY,
+    ElevenLabsVoiceSettings,
+    check_latency,
+    is_format_name,
+    voice_settings,
+)
 from navai_core._secrets import (
     _adrive,
     _Answer,
@@ -31,13 +38,6 @@ from navai_core._secrets import (
     _drive,
     _Flow,
     _upstream_error,
-)
-from navai_core._speech_options import (
-    MAX_STREAMING_LATENCY,
-    ElevenLabsVoiceSettings,
-    check_latency,
-    is_format_name,
-    voice_settings,
 )
 from navai_core.exceptions import InvalidRequestError, SpeechUnavailableError
 

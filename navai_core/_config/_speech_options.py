@@ -14,17 +14,15 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from navai_core._env import env_bool, env_float, env_int, env_str
+from navai_core._config._env import boolean, env, number
 from navai_core.exceptions import InvalidOptionError
 
 __all__ = [
     "DEFAULT_ELEVENLABS_BASE_URL",
     "DEFAULT_ELEVENLABS_OUTPUT_FORMAT",
     "DEFAULT_MAX_SPEECH_TEXT_CHARS",
-    "SPEECH_ENV",
     "ElevenLabsVoiceSettings",
     "SpeechProvider",
-    "speech_options_from_env",
 ]
 
 SpeechProvider = Literal["openai", "elevenlabs"]
@@ -38,23 +36,6 @@ DEFAULT_MAX_SPEECH_TEXT_CHARS: Final = 5000
 DEFAULT_ELEVENLABS_TIMEOUT_SECONDS: Final = 30.0
 MAX_STREAMING_LATENCY: Final = 4
 _PROVIDERS: Final = ("openai", "elevenlabs")
-
-#: Each speech option's environment variable, in the order they are documented.
-SPEECH_ENV: Final = {
-    "tts_provider": "NAVAI_TTS_PROVIDER",
-    "elevenlabs_api_key": "ELEVENLABS_API_KEY",
-    "elevenlabs_base_url": "ELEVENLABS_BASE_URL",
-    "elevenlabs_voice_id": "ELEVENLABS_VOICE_ID",
-    "elevenlabs_model_id": "ELEVENLABS_MODEL_ID",
-    "elevenlabs_output_format": "ELEVENLABS_OUTPUT_FORMAT",
-    "elevenlabs_optimize_streaming_latency": "ELEVENLABS_OPTIMIZE_STREAMING_LATENCY",
-    "stability": "ELEVENLABS_STABILITY",
-    "similarity_boost": "ELEVENLABS_SIMILARITY_BOOST",
-    "style": "ELEVENLABS_STYLE",
-    "use_speaker_boost": "ELEVENLABS_USE_SPEAKER_BOOST",
-    "elevenlabs_timeout_seconds": "NAVAI_ELEVENLABS_TIMEOUT",
-    "max_speech_text_chars": "NAVAI_SPEECH_MAX_TEXT_CHARS",
-}
 
 
 def _fraction(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -84,10 +65,20 @@ class ElevenLabsVoiceSettings:
         use_speaker_boost: Boost similarity to the original speaker.
     """
 
-    stability: float | None = attrs.field(default=None, validator=_fraction)
-    similarity_boost: float | None = attrs.field(default=None, validator=_fraction)
-    style: float | None = attrs.field(default=None, validator=_fraction)
-    use_speaker_boost: bool | None = attrs.field(default=None, validator=_optional_bool)
+    stability: float | None = attrs.field(
+        default=None, validator=_fraction, metadata=env("ELEVENLABS_STABILITY", number)
+    )
+    similarity_boost: float | None = attrs.field(
+        default=None, validator=_fraction, metadata=env("ELEVENLABS_SIMILARITY_BOOST", number)
+    )
+    style: float | None = attrs.field(
+        default=None, validator=_fraction, metadata=env("ELEVENLABS_STYLE", number)
+    )
+    use_speaker_boost: bool | None = attrs.field(
+        default=None,
+        validator=_optional_bool,
+        metadata=env("ELEVENLABS_USE_SPEAKER_BOOST", boolean),
+    )
 
     @property
     def is_empty(self) -> bool:
@@ -152,43 +143,6 @@ def is_format_name(value: str) -> bool:
     that could change the query string it is sent in.
     """
     return 0 < len(value) <= 40 and all(c.isascii() and (c.isalnum() or c == "_") for c in value)  # noqa: PLR2004
-
-
-def speech_options_from_env(source: Mapping[str, str]) -> dict[str, Any]:
-    """The speech options' keyword arguments found in ``source`` (blank means unset).
-
-    Raises:
-        InvalidOptionError: A number or boolean that does not parse; names the variable.
-    """
-    found: dict[str, Any] = {}
-    for option in (
-        "tts_provider",
-        "elevenlabs_api_key",
-        "elevenlabs_base_url",
-        "elevenlabs_voice_id",
-        "elevenlabs_model_id",
-        "elevenlabs_output_format",
-    ):
-        if (value := env_str(source, SPEECH_ENV[option])) is not None:
-            found[option] = value
-    latency = env_int(source, SPEECH_ENV["elevenlabs_optimize_streaming_latency"])
-    if latency is not None:
-        found["elevenlabs_optimize_streaming_latency"] = latency
-    timeout = env_float(source, SPEECH_ENV["elevenlabs_timeout_seconds"])
-    if timeout is not None:
-        found["elevenlabs_timeout_seconds"] = timeout
-    limit = env_int(source, SPEECH_ENV["max_speech_text_chars"])
-    if limit is not None:
-        found["max_speech_text_chars"] = limit
-    settings: dict[str, Any] = {}
-    for name in ("stability", "similarity_boost", "style"):
-        if (number := env_float(source, SPEECH_ENV[name])) is not None:
-            settings[name] = number
-    if (boost := env_bool(source, SPEECH_ENV["use_speaker_boost"])) is not None:
-        settings["use_speaker_boost"] = boost
-    if settings:
-        found["elevenlabs_voice_settings"] = settings
-    return found
 
 
 def voice_settings(value: object) -> object:

@@ -7,26 +7,32 @@ instead of answering every request with an error later.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from navai_core._env import env_bool, env_float, env_int, env_list, env_str, from_env
-from navai_core._speech_options import (
+from navai_core._config._env import (
+    boolean,
+    env,
+    env_nested,
+    load,
+    number,
+    split_names,
+    variable_of,
+    whole,
+)
+from navai_core._config._speech_options import (
     DEFAULT_ELEVENLABS_BASE_URL,
     DEFAULT_ELEVENLABS_OUTPUT_FORMAT,
     DEFAULT_ELEVENLABS_TIMEOUT_SECONDS,
     DEFAULT_MAX_SPEECH_TEXT_CHARS,
-    SPEECH_ENV,
     ElevenLabsVoiceSettings,
     SpeechProvider,
     check_latency,
     check_output_format,
     check_provider,
     provider,
-    speech_options_from_env,
     voice_settings,
 )
 from navai_core.exceptions import InvalidOptionError
@@ -80,7 +86,7 @@ class RetryPolicy:
         backoff_max_seconds: The longest wait between two attempts.
     """
 
-    max_attempts: int = attrs.field(default=3)
+    max_attempts: int = attrs.field(default=3, metadata=env("NAVAI_OPENAI_MAX_ATTEMPTS", whole))
     backoff_initial_seconds: float = attrs.field(default=0.25, validator=_non_negative_number)
     backoff_max_seconds: float = attrs.field(default=2.0, validator=_non_negative_number)
 
@@ -132,7 +138,7 @@ def _names(value: Any) -> frozenset[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = value.split(",")
+        return frozenset(split_names(value))
     return frozenset(item.strip() for item in value if item.strip())
 
 
@@ -233,78 +239,140 @@ class NavaiVoiceBackendOptions:
     """
 
     openai_api_key: str | None = attrs.field(
-        default=None, converter=_optional_text, validator=_optional
+        default=None,
+        converter=_optional_text,
+        validator=_optional,
+        metadata=env("OPENAI_API_KEY", secret=True),
     )
-    default_model: str = attrs.field(default=DEFAULT_MODEL, converter=_model, validator=_text)
-    default_voice: str = attrs.field(default=DEFAULT_VOICE, converter=_voice, validator=_text)
+    default_model: str = attrs.field(
+        default=DEFAULT_MODEL,
+        converter=_model,
+        validator=_text,
+        metadata=env("OPENAI_REALTIME_MODEL"),
+    )
+    default_voice: str = attrs.field(
+        default=DEFAULT_VOICE,
+        converter=_voice,
+        validator=_text,
+        metadata=env("OPENAI_REALTIME_VOICE"),
+    )
     default_instructions: str = attrs.field(
-        default=DEFAULT_INSTRUCTIONS, converter=_instructions, validator=_text
+        default=DEFAULT_INSTRUCTIONS,
+        converter=_instructions,
+        validator=_text,
+        metadata=env("OPENAI_REALTIME_INSTRUCTIONS"),
     )
     default_language: str | None = attrs.field(
-        default=None, converter=_optional_text, validator=_optional
+        default=None,
+        converter=_optional_text,
+        validator=_optional,
+        metadata=env("OPENAI_REALTIME_LANGUAGE"),
     )
     default_voice_accent: str | None = attrs.field(
-        default=None, converter=_optional_text, validator=_optional
+        default=None,
+        converter=_optional_text,
+        validator=_optional,
+        metadata=env("OPENAI_REALTIME_VOICE_ACCENT"),
     )
     default_voice_tone: str | None = attrs.field(
-        default=None, converter=_optional_text, validator=_optional
+        default=None,
+        converter=_optional_text,
+        validator=_optional,
+        metadata=env("OPENAI_REALTIME_VOICE_TONE"),
     )
-    client_secret_ttl_seconds: int = attrs.field(default=600, validator=_check_ttl)
+    client_secret_ttl_seconds: int = attrs.field(
+        default=600, validator=_check_ttl, metadata=env("OPENAI_REALTIME_CLIENT_SECRET_TTL", whole)
+    )
     allow_api_key_from_request: bool = attrs.field(
-        default=False, validator=attrs.validators.instance_of(bool)
+        default=False,
+        validator=attrs.validators.instance_of(bool),
+        metadata=env("NAVAI_ALLOW_FRONTEND_API_KEY", boolean),
     )
     openai_base_url: str = attrs.field(
         default=DEFAULT_BASE_URL,
         converter=_base_url,
         validator=[_text, _check_base_url],
+        metadata=env("OPENAI_BASE_URL"),
     )
     openai_organization: str | None = attrs.field(
-        default=None, converter=_optional_text, validator=_optional
+        default=None, converter=_optional_text, validator=_optional, metadata=env("OPENAI_ORG_ID")
     )
     openai_project: str | None = attrs.field(
-        default=None, converter=_optional_text, validator=_optional
+        default=None,
+        converter=_optional_text,
+        validator=_optional,
+        metadata=env("OPENAI_PROJECT_ID"),
     )
-    openai_timeout_seconds: float = attrs.field(default=10.0, validator=_positive_number)
+    openai_timeout_seconds: float = attrs.field(
+        default=10.0, validator=_positive_number, metadata=env("NAVAI_OPENAI_TIMEOUT", number)
+    )
     retry: RetryPolicy = attrs.field(
-        factory=RetryPolicy, validator=attrs.validators.instance_of(RetryPolicy)
+        factory=RetryPolicy,
+        validator=attrs.validators.instance_of(RetryPolicy),
+        metadata=env_nested(RetryPolicy),
     )
-    allowed_models: frozenset[str] | None = attrs.field(default=None, converter=_names)
-    allowed_voices: frozenset[str] | None = attrs.field(default=None, converter=_names)
+    allowed_models: frozenset[str] | None = attrs.field(
+        default=None, converter=_names, metadata=env("NAVAI_ALLOWED_MODELS", split_names)
+    )
+    allowed_voices: frozenset[str] | None = attrs.field(
+        default=None, converter=_names, metadata=env("NAVAI_ALLOWED_VOICES", split_names)
+    )
     tts_provider: SpeechProvider = attrs.field(
-        default="openai", converter=provider, validator=check_provider
+        default="openai",
+        converter=provider,
+        validator=check_provider,
+        metadata=env("NAVAI_TTS_PROVIDER"),
     )
     elevenlabs_api_key: str | None = attrs.field(
-        default=None, converter=_optional_text, validator=_optional
+        default=None,
+        converter=_optional_text,
+        validator=_optional,
+        metadata=env("ELEVENLABS_API_KEY", secret=True),
     )
     elevenlabs_base_url: str = attrs.field(
         default=DEFAULT_ELEVENLABS_BASE_URL,
         converter=_elevenlabs_base_url,
         validator=[_text, _check_base_url],
+        metadata=env("ELEVENLABS_BASE_URL"),
     )
     elevenlabs_voice_id: str | None = attrs.field(
-        default=None, converter=_optional_text, validator=_optional
+        default=None,
+        converter=_optional_text,
+        validator=_optional,
+        metadata=env("ELEVENLABS_VOICE_ID"),
     )
     elevenlabs_model_id: str | None = attrs.field(
-        default=None, converter=_optional_text, validator=_optional
+        default=None,
+        converter=_optional_text,
+        validator=_optional,
+        metadata=env("ELEVENLABS_MODEL_ID"),
     )
     elevenlabs_output_format: str = attrs.field(
         default=DEFAULT_ELEVENLABS_OUTPUT_FORMAT,
         converter=_output_format,
         validator=check_output_format,
+        metadata=env("ELEVENLABS_OUTPUT_FORMAT"),
     )
     elevenlabs_optimize_streaming_latency: int | None = attrs.field(
-        default=None, validator=check_latency
+        default=None,
+        validator=check_latency,
+        metadata=env("ELEVENLABS_OPTIMIZE_STREAMING_LATENCY", whole),
     )
     elevenlabs_voice_settings: ElevenLabsVoiceSettings | None = attrs.field(
         default=None,
         converter=voice_settings,
         validator=attrs.validators.optional(attrs.validators.instance_of(ElevenLabsVoiceSettings)),
+        metadata=env_nested(ElevenLabsVoiceSettings),
     )
     elevenlabs_timeout_seconds: float = attrs.field(
-        default=DEFAULT_ELEVENLABS_TIMEOUT_SECONDS, validator=_positive_number
+        default=DEFAULT_ELEVENLABS_TIMEOUT_SECONDS,
+        validator=_positive_number,
+        metadata=env("NAVAI_ELEVENLABS_TIMEOUT", number),
     )
     max_speech_text_chars: int = attrs.field(
-        default=DEFAULT_MAX_SPEECH_TEXT_CHARS, validator=_positive_int
+        default=DEFAULT_MAX_SPEECH_TEXT_CHARS,
+        validator=_positive_int,
+        metadata=env("NAVAI_SPEECH_MAX_TEXT_CHARS", whole),
     )
 
     def __attrs_post_init__(self) -> None:
@@ -316,7 +384,7 @@ class NavaiVoiceBackendOptions:
             ("elevenlabs_voice_id", "a default ElevenLabs voice id"),
         ):
             if getattr(self, option) is None:
-                variable = SPEECH_ENV[option]
+                variable = variable_of(type(self), option)
                 msg = (
                     f"tts_provider 'elevenlabs' (NAVAI_TTS_PROVIDER=elevenlabs) needs {what}: "
                     f"set {option} ({variable})."
@@ -353,29 +421,6 @@ class NavaiVoiceBackendOptions:
         return get_navai_voice_backend_options_from_env(env)
 
 
-# Each option's variable; order is the order they are read and documented.
-_ENV_TEXT = {
-    "openai_api_key": "OPENAI_API_KEY",
-    "default_model": "OPENAI_REALTIME_MODEL",
-    "default_voice": "OPENAI_REALTIME_VOICE",
-    "default_instructions": "OPENAI_REALTIME_INSTRUCTIONS",
-    "default_language": "OPENAI_REALTIME_LANGUAGE",
-    "default_voice_accent": "OPENAI_REALTIME_VOICE_ACCENT",
-    "default_voice_tone": "OPENAI_REALTIME_VOICE_TONE",
-    "openai_base_url": "OPENAI_BASE_URL",
-    "openai_organization": "OPENAI_ORG_ID",
-    "openai_project": "OPENAI_PROJECT_ID",
-}
-_ENV_OTHER = {
-    "client_secret_ttl_seconds": "OPENAI_REALTIME_CLIENT_SECRET_TTL",
-    "allow_api_key_from_request": "NAVAI_ALLOW_FRONTEND_API_KEY",
-    "openai_timeout_seconds": "NAVAI_OPENAI_TIMEOUT",
-    "allowed_models": "NAVAI_ALLOWED_MODELS",
-    "allowed_voices": "NAVAI_ALLOWED_VOICES",
-    "retry.max_attempts": "NAVAI_OPENAI_MAX_ATTEMPTS",
-}
-
-
 def get_navai_voice_backend_options_from_env(
     env: Mapping[str, str] | None = None,
 ) -> NavaiVoiceBackendOptions:
@@ -391,43 +436,4 @@ def get_navai_voice_backend_options_from_env(
         InvalidOptionError: A variable has a value that cannot be used. The message
             names the variable and the value (``OPENAI_REALTIME_CLIENT_SECRET_TTL='5'``).
     """
-    source: Mapping[str, str] = os.environ if env is None else env
-    kwargs: dict[str, Any] = {
-        option: value
-        for option, variable in _ENV_TEXT.items()
-        if (value := env_str(source, variable)) is not None
-    }
-    ttl = env_int(source, _ENV_OTHER["client_secret_ttl_seconds"])
-    if ttl is not None:
-        kwargs["client_secret_ttl_seconds"] = ttl
-    allow = env_bool(source, _ENV_OTHER["allow_api_key_from_request"])
-    if allow is not None:
-        kwargs["allow_api_key_from_request"] = allow
-    timeout = env_float(source, _ENV_OTHER["openai_timeout_seconds"])
-    if timeout is not None:
-        kwargs["openai_timeout_seconds"] = timeout
-    for option in ("allowed_models", "allowed_voices"):
-        names = env_list(source, _ENV_OTHER[option])
-        if names is not None:
-            kwargs[option] = names
-    attempts = env_int(source, _ENV_OTHER["retry.max_attempts"])
-    kwargs.update(speech_options_from_env(source))
-    try:
-        if attempts is not None:
-            kwargs["retry"] = RetryPolicy(max_attempts=attempts)
-        return NavaiVoiceBackendOptions(**kwargs)
-    except InvalidOptionError as error:
-        if error.variable is not None:
-            raise  # already names its variable (a required one that is missing)
-        variable = _variable_of(error.option)
-        if variable is None:  # pragma: no cover - every option read here has a variable
-            raise
-        raise from_env(error, variable, source) from None
-
-
-def _variable_of(option: str | None) -> str | None:
-    if option == "max_attempts":
-        return _ENV_OTHER["retry.max_attempts"]
-    return (
-        _ENV_TEXT.get(option or "") or _ENV_OTHER.get(option or "") or SPEECH_ENV.get(option or "")
-    )
+    return load(NavaiVoiceBackendOptions, env)
