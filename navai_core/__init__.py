@@ -10,13 +10,6 @@ framework is imported here; :mod:`navai_adapters` puts this core behind HTTP, an
 from __future__ import annotations
 
 from navai_core import exceptions
-from navai_core._calls import (
-    RealtimeCall,
-    acreate_realtime_call,
-    ahangup_realtime_call,
-    create_realtime_call,
-    hangup_realtime_call,
-)
 from navai_core._client import (
     AsyncNavaiBackendClient,
     BackendCall,
@@ -32,13 +25,21 @@ from navai_core._functions import (
     load_navai_functions,
     navai_function,
 )
-from navai_core._instructions import build_session_instructions
 from navai_core._options import (
     NavaiVoiceBackendOptions,
     RetryPolicy,
     get_navai_voice_backend_options_from_env,
 )
-from navai_core._secrets import (
+from navai_core._speech_options import ElevenLabsVoiceSettings
+from navai_core._upstream._calls import (
+    RealtimeCall,
+    acreate_realtime_call,
+    ahangup_realtime_call,
+    create_realtime_call,
+    hangup_realtime_call,
+)
+from navai_core._upstream._instructions import build_session_instructions
+from navai_core._upstream._secrets import (
     ClientSecretUpstreamRequest,
     CreateClientSecretRequest,
     RealtimeClientSecret,
@@ -48,7 +49,7 @@ from navai_core._secrets import (
     create_realtime_client_secret,
     parse_client_secret_response,
 )
-from navai_core._speech import (
+from navai_core._upstream._speech import (
     SpeechUpstreamRequest,
     SynthesizedSpeech,
     SynthesizeSpeechRequest,
@@ -57,7 +58,6 @@ from navai_core._speech import (
     parse_speech_response,
     synthesize_speech,
 )
-from navai_core._speech_options import ElevenLabsVoiceSettings
 
 __all__ = [
     "AsyncNavaiBackendClient",

@@ -2,7 +2,7 @@
 
 The twins of ``createNavaiBackendClient`` and ``createNavaiMobileBackendClient``.
 
-Shaped as :mod:`navai_core._secrets` is: everything that needs no IO is shared by
+Shaped as :mod:`navai_core._upstream._secrets` is: everything that needs no IO is shared by
 :class:`NavaiBackendClient` and :class:`AsyncNavaiBackendClient` in one base class (the
 URLs, the request bodies, the response parsers, and each call's flow, a generator that
 yields what to send or how long to sleep and gets back what came of it); the two
@@ -36,8 +36,8 @@ import msgspec
 
 from navai_core._env import env_str
 from navai_core._options import RetryPolicy
-from navai_core._secrets import CreateClientSecretRequest, _redact
-from navai_core._speech import SynthesizedSpeech
+from navai_core._upstream._secrets import CreateClientSecretRequest, _redact
+from navai_core._upstream._speech import SynthesizedSpeech
 from navai_core.exceptions import (
     BackendError,
     BackendFunctionError,

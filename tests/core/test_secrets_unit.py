@@ -28,7 +28,7 @@ from navai_core import (
     create_realtime_client_secret,
     parse_client_secret_response,
 )
-from navai_core._secrets import _mint_flow, _Send, _Sleep
+from navai_core._upstream._secrets import _mint_flow, _Send, _Sleep
 from navai_core.exceptions import (
     InvalidRequestError,
     MissingApiKeyError,

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from navai_core import _secrets
+from navai_core._upstream import _secrets
 from tests.fake_openai import FakeOpenAI
 
 from .conftest import EXECUTE, LIST, MINT, Running, options_for, running

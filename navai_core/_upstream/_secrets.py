@@ -27,10 +27,10 @@ import msgspec
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from navai_core._functions._runner import WorkerPool
-from navai_core._instructions import build_session_instructions
 from navai_core._options import NavaiVoiceBackendOptions, RetryPolicy
 from navai_core._redact import redact_keys
 from navai_core._speech_options import SpeechProvider
+from navai_core._upstream._instructions import build_session_instructions
 from navai_core.exceptions import (
     InvalidRequestError,
     MissingApiKeyError,
@@ -468,7 +468,7 @@ class _Answer:
 _Outcome: TypeAlias = "_Answer | httpx.TransportError | None"
 _T = TypeVar("_T")
 # A flow decides every step of an upstream call; the drivers below only do its IO.
-# Minting has one (_mint_flow); speech synthesis (navai_core._speech) walks another.
+# Minting has one (_mint_flow); speech synthesis (navai_core._upstream._speech) walks another.
 _Flow: TypeAlias = Generator["_Send | _Sleep", _Outcome, _T]
 
 

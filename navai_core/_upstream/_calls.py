@@ -1,10 +1,11 @@
 """WebRTC calls through the backend: ``POST /v1/realtime/calls`` and its hangup.
 
 The browser sends its SDP offer to the backend; the backend relays it to OpenAI with
-the server's key and the session it decided (:func:`~navai_core._secrets.build_session_config`,
+the server's key and the session it decided
+(:func:`~navai_core._upstream._secrets.build_session_config`,
 the one minting uses too), and hands the SDP answer back. The browser never holds a key.
 
-The shape is minting's (:mod:`navai_core._secrets`): pure builders
+The shape is minting's (:mod:`navai_core._upstream._secrets`): pure builders
 (:func:`build_call_request`, :func:`build_hangup_request`), pure parsers
 (:func:`parse_call_response`, :func:`parse_hangup_response`), and sync and async
 drivers of a few lines that walk the shared retry flow.
@@ -24,7 +25,7 @@ import httpx
 import msgspec
 
 from navai_core._options import NavaiVoiceBackendOptions
-from navai_core._secrets import (
+from navai_core._upstream._secrets import (
     CreateClientSecretRequest,
     _adrive,
     _Answer,

@@ -1,6 +1,6 @@
 """Speech synthesis through ElevenLabs, for hybrid voice (OpenAI thinks, ElevenLabs speaks).
 
-Built like minting (:mod:`navai_core._secrets`): a pure request builder
+Built like minting (:mod:`navai_core._upstream._secrets`): a pure request builder
 (:func:`build_speech_request`), a pure response parser (:func:`parse_speech_response`),
 and the same retry flow and drivers, so synthesis has the same pooled client, whole-call
 deadline and retry policy as minting; only the deadline differs
@@ -23,7 +23,14 @@ import httpx
 import msgspec
 
 from navai_core._options import NavaiVoiceBackendOptions
-from navai_core._secrets import (
+from navai_core._speech_options import (
+    MAX_STREAMING_LATENCY,
+    ElevenLabsVoiceSettings,
+    check_latency,
+    is_format_name,
+    voice_settings,
+)
+from navai_core._upstream._secrets import (
     _adrive,
     _Answer,
     _Api,
@@ -31,13 +38,6 @@ from navai_core._secrets import (
     _drive,
     _Flow,
     _upstream_error,
-)
-from navai_core._speech_options import (
-    MAX_STREAMING_LATENCY,
-    ElevenLabsVoiceSettings,
-    check_latency,
-    is_format_name,
-    voice_settings,
 )
 from navai_core.exceptions import InvalidRequestError, SpeechUnavailableError
 
