@@ -51,7 +51,7 @@ from navai_core._upstream._calls import (
     hash_safety_identifier,
     validate_offer,
 )
-from navai_core._upstream._secrets import _resolve_api_key
+from navai_core._upstream._session import resolve_api_key as _resolve_api_key
 from navai_core._upstream._sideband import BackgroundLoop, SidebandManager, session_tools
 from navai_core.exceptions import (
     AuthorizationError,

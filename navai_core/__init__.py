@@ -45,10 +45,10 @@ from navai_core._upstream._secrets import (
     RealtimeClientSecret,
     acreate_realtime_client_secret,
     build_client_secret_request,
-    build_session_config,
     create_realtime_client_secret,
     parse_client_secret_response,
 )
+from navai_core._upstream._session import build_session_config
 from navai_core._upstream._speech import (
     SpeechUpstreamRequest,
     SynthesizedSpeech,
