@@ -41,7 +41,8 @@ from navai_core import (
     load_navai_functions,
     synthesize_speech,
 )
-from navai_core._calls import (
+from navai_core._ratelimit import caller_key, client_address
+from navai_core._upstream._calls import (
     acreate_realtime_call,
     ahangup_realtime_call,
     check_call_id,
@@ -50,9 +51,8 @@ from navai_core._calls import (
     hash_safety_identifier,
     validate_offer,
 )
-from navai_core._ratelimit import caller_key, client_address
-from navai_core._secrets import _resolve_api_key
-from navai_core._sideband import BackgroundLoop, SidebandManager, session_tools
+from navai_core._upstream._session import resolve_api_key as _resolve_api_key
+from navai_core._upstream._sideband import BackgroundLoop, SidebandManager, session_tools
 from navai_core.exceptions import (
     AuthorizationError,
     FunctionExecutionError,

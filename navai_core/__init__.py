@@ -10,13 +10,6 @@ framework is imported here; :mod:`navai_adapters` puts this core behind HTTP, an
 from __future__ import annotations
 
 from navai_core import exceptions
-from navai_core._calls import (
-    RealtimeCall,
-    acreate_realtime_call,
-    ahangup_realtime_call,
-    create_realtime_call,
-    hangup_realtime_call,
-)
 from navai_core._client import (
     AsyncNavaiBackendClient,
     BackendCall,
@@ -38,18 +31,25 @@ from navai_core._functions import (
     load_navai_functions,
     navai_function,
 )
-from navai_core._instructions import build_session_instructions
-from navai_core._secrets import (
+from navai_core._upstream._calls import (
+    RealtimeCall,
+    acreate_realtime_call,
+    ahangup_realtime_call,
+    create_realtime_call,
+    hangup_realtime_call,
+)
+from navai_core._upstream._instructions import build_session_instructions
+from navai_core._upstream._secrets import (
     ClientSecretUpstreamRequest,
     CreateClientSecretRequest,
     RealtimeClientSecret,
     acreate_realtime_client_secret,
     build_client_secret_request,
-    build_session_config,
     create_realtime_client_secret,
     parse_client_secret_response,
 )
-from navai_core._speech import (
+from navai_core._upstream._session import build_session_config
+from navai_core._upstream._speech import (
     SpeechUpstreamRequest,
     SynthesizedSpeech,
     SynthesizeSpeechRequest,

@@ -2,7 +2,7 @@
 
 The twins of ``createNavaiBackendClient`` and ``createNavaiMobileBackendClient``.
 
-Shaped as :mod:`navai_core._secrets` is: everything that needs no IO is shared by
+Shaped as :mod:`navai_core._upstream._secrets` is: everything that needs no IO is shared by
 :class:`NavaiBackendClient` and :class:`AsyncNavaiBackendClient` in one base class (the
 URLs, the request bodies, the response parsers, and each call's flow, a generator that
 yields what to send or how long to sleep and gets back what came of it); the two
@@ -19,16 +19,14 @@ repeated: the error goes back to the caller, who knows whether repeating is safe
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import html
 import logging
 import os
 import re
-import time
-from collections.abc import Generator, Mapping
-from typing import Any, Final, Literal, TypeAlias, TypeVar
+from collections.abc import Mapping
+from typing import Any, Final, Generic, Literal, TypeAlias, TypeVar
 
 import attrs
 import httpx
@@ -36,8 +34,12 @@ import msgspec
 
 from navai_core._config._env import env_str
 from navai_core._config._options import RetryPolicy
-from navai_core._secrets import CreateClientSecretRequest, _redact
-from navai_core._speech import SynthesizedSpeech
+from navai_core._flow import Answer as _Answer
+from navai_core._flow import Flow, adrive, drive
+from navai_core._flow import Sleep as _Sleep
+from navai_core._redact import redact as _redact
+from navai_core._upstream._session import CreateClientSecretRequest
+from navai_core._upstream._speech import SynthesizedSpeech
 from navai_core.exceptions import (
     BackendError,
     BackendFunctionError,
@@ -85,6 +87,8 @@ _encode = msgspec.json.Encoder().encode
 _USER_AGENT = "navai-python-client"
 
 T = TypeVar("T")
+_HttpClient = TypeVar("_HttpClient", bound="httpx.Client | httpx.AsyncClient")
+_Transport = TypeVar("_Transport", bound="httpx.BaseTransport | httpx.AsyncBaseTransport")
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -190,20 +194,8 @@ class _Send:
     content: bytes | None = None
 
 
-@attrs.frozen
-class _Sleep:
-    seconds: float
-
-
-@attrs.frozen
-class _Answer:
-    status_code: int
-    headers: httpx.Headers
-    content: bytes
-
-
-_Outcome: TypeAlias = "_Answer | httpx.RequestError | None"
-_Flow: TypeAlias = Generator["_Send | _Sleep", _Outcome, T]
+_Outcome: TypeAlias = "_Answer | httpx.RequestError"
+_Flow: TypeAlias = Flow[_Send, _Outcome, T]
 
 
 # --- the pure core: configuration, flows, parsers ---------------------------------------------
@@ -448,21 +440,27 @@ def _listing_warning(error: BackendError) -> str:
     return f"[navai] Failed to load backend functions ({error.status_code})."
 
 
-class _BaseNavaiBackendClient:
-    """Configuration and the pure flows; subclasses only drive them."""
+class _BaseNavaiBackendClient(Generic[_HttpClient, _Transport]):
+    """Configuration and the pure flows; subclasses only open a client and drive them.
+
+    The arguments are documented on :class:`NavaiBackendClient`.
+    """
 
     def __init__(
         self,
-        api_base_url: str | None,
+        api_base_url: str | None = None,
         *,
-        env: Mapping[str, str] | None,
-        client_secret_path: str,
-        functions_list_path: str,
-        functions_execute_path: str,
-        speech_synthesize_path: str,
-        headers: Mapping[str, str] | None,
-        retry: RetryPolicy,
+        env: Mapping[str, str] | None = None,
+        client_secret_path: str = _CLIENT_SECRET_PATH,
+        functions_list_path: str = _FUNCTIONS_LIST_PATH,
+        functions_execute_path: str = _FUNCTIONS_EXECUTE_PATH,
+        speech_synthesize_path: str = _SPEECH_SYNTHESIZE_PATH,
         realtime_calls_path: str = _REALTIME_CALLS_PATH,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy = DEFAULT_CLIENT_RETRY,
+        client: _HttpClient | None = None,
+        transport: _Transport | None = None,
     ) -> None:
         self.api_base_url = _base_url(api_base_url, env)
         self.realtime_calls_url = _join(self.api_base_url, realtime_calls_path)
@@ -474,16 +472,30 @@ class _BaseNavaiBackendClient:
         # May carry the caller's credentials for the backend: never logged, never in repr.
         self._headers = httpx.Headers({"User-Agent": _USER_AGENT, "Accept": "application/json"})
         self._headers.update(headers or {})
+        _check_injection(client, transport)
+        self._owns_client = client is None
+        self._client: _HttpClient = client or self._open_client(
+            transport, DEFAULT_BACKEND_TIMEOUT if timeout is None else timeout
+        )
+        self._timeout = self._client.timeout if timeout is None else httpx.Timeout(timeout)
+
+    def _open_client(
+        self, transport: _Transport | None, timeout: float | httpx.Timeout
+    ) -> _HttpClient:
+        """The client this one opens (and closes) when it is given none."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(api_base_url={_origin(self.api_base_url)!r})"
 
-    def _request_headers(self, step: _Send) -> httpx.Headers:
-        if step.content is None:
-            return self._headers
-        headers = self._headers.copy()
-        headers["Content-Type"] = "application/json"
-        return headers
+    def _request(self, step: _Send) -> httpx.Request:
+        headers = self._headers
+        if step.content is not None:
+            headers = headers.copy()
+            headers["Content-Type"] = "application/json"
+        return self._client.build_request(
+            step.method, step.url, content=step.content, headers=headers, timeout=self._timeout
+        )
 
     # --- flows: what to send, what to make of the answers ------------------------------------
 
@@ -621,7 +633,7 @@ def _check_injection(client: object, transport: object) -> None:
 # --- the drivers: the only code that does IO ------------------------------------------------
 
 
-class NavaiBackendClient(_BaseNavaiBackendClient):
+class NavaiBackendClient(_BaseNavaiBackendClient[httpx.Client, httpx.BaseTransport]):
     """Talk to a running NAVAI backend (this package's, or the original Node one); blocking.
 
     Use it as a context manager, or call :meth:`close`, to release its connections.
@@ -655,39 +667,10 @@ class NavaiBackendClient(_BaseNavaiBackendClient):
             ``transport`` were given.
     """
 
-    def __init__(
-        self,
-        api_base_url: str | None = None,
-        *,
-        env: Mapping[str, str] | None = None,
-        client_secret_path: str = _CLIENT_SECRET_PATH,
-        functions_list_path: str = _FUNCTIONS_LIST_PATH,
-        functions_execute_path: str = _FUNCTIONS_EXECUTE_PATH,
-        speech_synthesize_path: str = _SPEECH_SYNTHESIZE_PATH,
-        realtime_calls_path: str = _REALTIME_CALLS_PATH,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        retry: RetryPolicy = DEFAULT_CLIENT_RETRY,
-        client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            api_base_url,
-            env=env,
-            client_secret_path=client_secret_path,
-            functions_list_path=functions_list_path,
-            functions_execute_path=functions_execute_path,
-            speech_synthesize_path=speech_synthesize_path,
-            headers=headers,
-            retry=retry,
-            realtime_calls_path=realtime_calls_path,
-        )
-        _check_injection(client, transport)
-        self._owns_client = client is None
-        self._client = client or httpx.Client(
-            transport=transport, timeout=DEFAULT_BACKEND_TIMEOUT if timeout is None else timeout
-        )
-        self._timeout = self._client.timeout if timeout is None else httpx.Timeout(timeout)
+    def _open_client(
+        self, transport: httpx.BaseTransport | None, timeout: float | httpx.Timeout
+    ) -> httpx.Client:
+        return httpx.Client(transport=transport, timeout=timeout)
 
     def __enter__(self) -> NavaiBackendClient:  # noqa: PYI034 - Self needs 3.11
         return self
@@ -852,75 +835,28 @@ class NavaiBackendClient(_BaseNavaiBackendClient):
         """
         self._drive(self._hangup_flow(call_id))
 
-    def _send(self, step: _Send) -> _Answer:
-        request = self._client.build_request(
-            step.method,
-            step.url,
-            content=step.content,
-            headers=self._request_headers(step),
-            timeout=self._timeout,
-        )
-        response = self._client.send(request)
+    def _send(self, step: _Send) -> _Outcome:
+        try:
+            response = self._client.send(self._request(step))
+        except httpx.RequestError as error:
+            return error
         return _Answer(response.status_code, response.headers, response.content)
 
     def _drive(self, flow: _Flow[T]) -> T:
-        outcome: _Outcome = None
-        try:
-            while True:
-                step = flow.send(outcome)
-                if isinstance(step, _Sleep):
-                    time.sleep(step.seconds)
-                    outcome = None
-                    continue
-                try:
-                    outcome = self._send(step)
-                except httpx.RequestError as error:
-                    outcome = error
-        except StopIteration as done:
-            result: T = done.value
-            return result
+        return drive(flow, self._send)
 
 
-class AsyncNavaiBackendClient(_BaseNavaiBackendClient):
+class AsyncNavaiBackendClient(_BaseNavaiBackendClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     """The async twin of :class:`NavaiBackendClient`: same arguments, methods and errors.
 
     ``client`` is an ``httpx.AsyncClient`` and ``transport`` an async transport; use it
     with ``async with``, or call :meth:`aclose`.
     """
 
-    def __init__(
-        self,
-        api_base_url: str | None = None,
-        *,
-        env: Mapping[str, str] | None = None,
-        client_secret_path: str = _CLIENT_SECRET_PATH,
-        functions_list_path: str = _FUNCTIONS_LIST_PATH,
-        functions_execute_path: str = _FUNCTIONS_EXECUTE_PATH,
-        speech_synthesize_path: str = _SPEECH_SYNTHESIZE_PATH,
-        realtime_calls_path: str = _REALTIME_CALLS_PATH,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        retry: RetryPolicy = DEFAULT_CLIENT_RETRY,
-        client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            api_base_url,
-            env=env,
-            client_secret_path=client_secret_path,
-            functions_list_path=functions_list_path,
-            functions_execute_path=functions_execute_path,
-            speech_synthesize_path=speech_synthesize_path,
-            headers=headers,
-            retry=retry,
-            realtime_calls_path=realtime_calls_path,
-        )
-        _check_injection(client, transport)
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            transport=transport, timeout=DEFAULT_BACKEND_TIMEOUT if timeout is None else timeout
-        )
-        self._timeout = self._client.timeout if timeout is None else httpx.Timeout(timeout)
+    def _open_client(
+        self, transport: httpx.AsyncBaseTransport | None, timeout: float | httpx.Timeout
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, timeout=timeout)
 
     async def __aenter__(self) -> AsyncNavaiBackendClient:  # noqa: PYI034 - Self needs 3.11
         return self
@@ -1006,30 +942,12 @@ class AsyncNavaiBackendClient(_BaseNavaiBackendClient):
         """Async :meth:`NavaiBackendClient.hangup_call`."""
         await self._drive(self._hangup_flow(call_id))
 
-    async def _send(self, step: _Send) -> _Answer:
-        request = self._client.build_request(
-            step.method,
-            step.url,
-            content=step.content,
-            headers=self._request_headers(step),
-            timeout=self._timeout,
-        )
-        response = await self._client.send(request)
+    async def _send(self, step: _Send) -> _Outcome:
+        try:
+            response = await self._client.send(self._request(step))
+        except httpx.RequestError as error:
+            return error
         return _Answer(response.status_code, response.headers, response.content)
 
     async def _drive(self, flow: _Flow[T]) -> T:
-        outcome: _Outcome = None
-        try:
-            while True:
-                step = flow.send(outcome)
-                if isinstance(step, _Sleep):
-                    await asyncio.sleep(step.seconds)
-                    outcome = None
-                    continue
-                try:
-                    outcome = await self._send(step)
-                except httpx.RequestError as error:
-                    outcome = error
-        except StopIteration as done:
-            result: T = done.value
-            return result
+        return await adrive(flow, self._send)

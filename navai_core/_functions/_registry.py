@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-import attrs
 import msgspec
 
 from navai_core._functions._context import FunctionContext

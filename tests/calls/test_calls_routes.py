@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from navai_core._secrets import build_session_config
+from navai_core._upstream._session import build_session_config
 from navai_core.exceptions import AuthorizationError
 
 from .conftest import OFFER, SERVER_KEY, options_for

@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from navai_core import NavaiVoiceBackendOptions, RetryPolicy
-from navai_core._calls import (
+from navai_core._upstream._calls import (
     acreate_realtime_call,
     ahangup_realtime_call,
     build_call_request,
@@ -24,7 +24,7 @@ from navai_core._calls import (
     sideband_url,
     validate_offer,
 )
-from navai_core._secrets import CreateClientSecretRequest, build_client_secret_request
+from navai_core._upstream._secrets import CreateClientSecretRequest, build_client_secret_request
 from navai_core.exceptions import (
     InvalidRequestError,
     MissingApiKeyError,

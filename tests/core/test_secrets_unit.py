@@ -28,7 +28,10 @@ from navai_core import (
     create_realtime_client_secret,
     parse_client_secret_response,
 )
-from navai_core._secrets import _mint_flow, _Send, _Sleep
+from navai_core._flow import Sleep as _Sleep
+from navai_core._upstream._request import Send as _Send
+from navai_core._upstream._request import retry_flow
+from navai_core._upstream._secrets import _mint_call
 from navai_core.exceptions import (
     InvalidRequestError,
     MissingApiKeyError,
@@ -753,6 +756,14 @@ def test_minted_secret_repr_hides_the_value() -> None:
 
 
 # --- retry-after and the deadline (pure flow, fake clock) ----------------------------------
+
+
+def _mint_flow(
+    options: NavaiVoiceBackendOptions,
+    request: dict[str, Any] | None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Any:
+    return retry_flow(_mint_call(options, request), clock)
 
 
 class FakeClock:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from navai_core import _secrets
+from navai_core._upstream import _request
 from tests.fake_openai import FakeOpenAI
 
 from .conftest import EXECUTE, LIST, MINT, Running, options_for, running
@@ -150,7 +150,7 @@ def test_rounds_of_hundreds_of_concurrent_requests_answered_and_nothing_leaks(
             {
                 "threads": threading.active_count(),
                 "workers": loaded.registry._runner.pool.thread_count,
-                "mint_attempts": _secrets._ATTEMPTS.thread_count,
+                "mint_attempts": _request._ATTEMPTS.thread_count,
                 "fds": open_fds(),
                 "rss": rss_bytes(),
                 "upstream_connections": upstream.connections_opened - opened_before,
@@ -161,7 +161,7 @@ def test_rounds_of_hundreds_of_concurrent_requests_answered_and_nothing_leaks(
     # first round), and no other thread is left behind by a round.
     # The same holds for the bounded pool that runs sync minting attempts (WSGI).
     assert all(sample["workers"] <= MAX_CONCURRENCY for sample in samples), samples
-    assert all(sample["mint_attempts"] <= _secrets._ATTEMPTS._max_workers for sample in samples)
+    assert all(sample["mint_attempts"] <= _request._ATTEMPTS._max_workers for sample in samples)
     pools = ("workers", "mint_attempts")
     assert last["threads"] - sum(last[p] for p in pools) <= first["threads"] - sum(
         first[p] for p in pools

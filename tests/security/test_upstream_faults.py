@@ -64,7 +64,7 @@ def test_unreachable_openai_is_502_within_seconds(serve_with, upstream: FakeOpen
         assert server.client.get("/navai/functions").status_code == 200
 
 
-# The sync driver (`_send` in navai_core/_secrets.py) checks its deadline only between
+# The sync driver (`_send` in navai_core/_upstream/_request.py) checks its deadline only between
 # body chunks: an answer whose *headers* trickle in, one byte per read, keeps the WSGI
 # request busy until the last header byte (about 2 s here for a 0.5 s timeout).
 

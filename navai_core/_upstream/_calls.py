@@ -1,13 +1,14 @@
 """WebRTC calls through the backend: ``POST /v1/realtime/calls`` and its hangup.
 
 The browser sends its SDP offer to the backend; the backend relays it to OpenAI with
-the server's key and the session it decided (:func:`~navai_core._secrets.build_session_config`,
-the one minting uses too), and hands the SDP answer back. The browser never holds a key.
+the server's key and the session it decided
+(:func:`~navai_core._upstream._session.build_session_config`, the one minting uses
+too), and hands the SDP answer back. The browser never holds a key.
 
-The shape is minting's (:mod:`navai_core._secrets`): pure builders
-(:func:`build_call_request`, :func:`build_hangup_request`), pure parsers
-(:func:`parse_call_response`, :func:`parse_hangup_response`), and sync and async
-drivers of a few lines that walk the shared retry flow.
+The shape is minting's: pure builders (:func:`build_call_request`,
+:func:`build_hangup_request`), pure parsers (:func:`parse_call_response`,
+:func:`parse_hangup_response`), and every upstream call's retry flow and drivers
+(:mod:`navai_core._upstream._request`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets as _secrets
-import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -24,21 +24,13 @@ import httpx
 import msgspec
 
 from navai_core._config._options import NavaiVoiceBackendOptions
-from navai_core._secrets import (
+from navai_core._flow import Answer
+from navai_core._upstream._request import UpstreamCall, asend_call, post_request, send_call
+from navai_core._upstream._session import (
     CreateClientSecretRequest,
-    _adrive,
-    _Answer,
-    _Api,
-    _call_flow,
-    _drive,
-    _error_detail,
-    _Outcome,
-    _parsed_url,
-    _resolve_api_key,
-    _Send,
-    _Sleep,
-    _upstream_error,
     build_session_config,
+    openai_api,
+    resolve_api_key,
     upstream_headers,
 )
 from navai_core.exceptions import InvalidRequestError
@@ -65,9 +57,8 @@ __all__ = [
 CALL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 DEFAULT_MAX_SDP_BYTES = 64 * 1024
 _encode = msgspec.json.Encoder().encode
-_HINT = "Check that OpenAI (or OPENAI_BASE_URL) is reachable, or raise NAVAI_OPENAI_TIMEOUT."
-_CALLS = _Api(label="OpenAI calls", timeout_hint=_HINT, error_detail=_error_detail)
-_HANGUP = _Api(label="OpenAI hangup", timeout_hint=_HINT, error_detail=_error_detail)
+_CALLS = openai_api("OpenAI calls")
+_HANGUP = openai_api("OpenAI hangup")
 
 
 def validate_offer(sdp: object, max_bytes: int = DEFAULT_MAX_SDP_BYTES) -> str:
@@ -122,16 +113,7 @@ class CallUpstreamRequest:
 
     def to_httpx(self, timeout: float) -> httpx.Request:
         """An ``httpx.Request`` that gives up after ``timeout`` seconds per phase."""
-        url = _parsed_url(self.url)
-        return httpx.Request(
-            "POST",
-            url,
-            headers=dict(self.headers),
-            content=self.content,
-            extensions={
-                "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-            },
-        )
+        return post_request(self.url, self.headers, self.content, timeout)
 
 
 @attrs.frozen(repr=False)
@@ -192,7 +174,7 @@ def build_call_request(
         PolicyViolationError: Model or voice not allowed (403).
     """
     request = request or CreateClientSecretRequest()
-    api_key = _resolve_api_key(options, request)
+    api_key = resolve_api_key(options, request)
     session = build_session_config(options, request, tools=tools)
     boundary, content = _multipart(
         [
@@ -224,7 +206,7 @@ def build_hangup_request(
         MissingApiKeyError: No key (401).
     """
     check_call_id(call_id)
-    key = api_key or _resolve_api_key(options, CreateClientSecretRequest())
+    key = api_key or resolve_api_key(options, CreateClientSecretRequest())
     headers = upstream_headers(options, key)
     return CallUpstreamRequest(
         url=f"{options.openai_base_url}/realtime/calls/{call_id}/hangup",
@@ -271,20 +253,16 @@ def parse_call_response(
             no SDP or no call id in ``Location``.
     """
     if status_code >= 400:  # noqa: PLR2004
-        raise _upstream_error(
-            status_code, _error_detail(status_code, content), secrets, _CALLS.label
-        )
+        raise _CALLS.refused(status_code, content, secrets)
     location = headers.get("location") or ""
     call_id = location.rstrip("/").rsplit("/", 1)[-1]
     if not CALL_ID_PATTERN.fullmatch(call_id):
-        raise _upstream_error(
-            status_code, "the answer has no call id in its Location header.", secrets, _CALLS.label
+        raise _CALLS.error(
+            status_code, "the answer has no call id in its Location header.", secrets
         )
     sdp = content.decode("utf-8", "replace")
     if not sdp.lstrip().startswith("v=0"):
-        raise _upstream_error(
-            status_code, "the answer is not an SDP answer.", secrets, _CALLS.label
-        )
+        raise _CALLS.error(status_code, "the answer is not an SDP answer.", secrets)
     return RealtimeCall(call_id=call_id, sdp=sdp, api_key=secrets[0] if secrets else "")
 
 
@@ -297,58 +275,42 @@ def parse_hangup_response(
         UpstreamError: Any other error answer.
     """
     if status_code >= 400 and status_code != 404:  # noqa: PLR2004
-        raise _upstream_error(
-            status_code, _error_detail(status_code, content), secrets, _HANGUP.label
-        )
+        raise _HANGUP.refused(status_code, content, secrets)
 
 
-def _realtime_call_flow(
+def _realtime_call(
     options: NavaiVoiceBackendOptions,
     sdp: str,
     request: CreateClientSecretRequest | Mapping[str, Any] | None,
     tools: Sequence[Mapping[str, Any]] | None,
     safety_identifier: str | None,
-) -> Generator[_Send | _Sleep, _Outcome, RealtimeCall]:
+) -> UpstreamCall[RealtimeCall]:
     if request is not None and not isinstance(request, CreateClientSecretRequest):
         request = CreateClientSecretRequest.from_wire(request)
     upstream = build_call_request(
         options, validate_offer(sdp), request, tools=tools, safety_identifier=safety_identifier
     )
 
-    def parse(answer: _Answer) -> RealtimeCall:
+    def parse(answer: Answer) -> RealtimeCall:
         return parse_call_response(
             answer.status_code, answer.headers, answer.content, secrets=upstream.secrets
         )
 
-    return _call_flow(
-        _CALLS,
-        url=upstream.url,
-        secrets=upstream.secrets,
-        make_request=upstream.to_httpx,
-        parse=parse,
-        timeout=options.openai_timeout_seconds,
-        policy=options.retry,
-        clock=time.monotonic,
+    return UpstreamCall(
+        _CALLS, upstream, parse, timeout=options.openai_timeout_seconds, retry=options.retry
     )
 
 
-def _hangup_flow(
+def _hangup_call(
     options: NavaiVoiceBackendOptions, call_id: str, api_key: str | None
-) -> Generator[_Send | _Sleep, _Outcome, None]:
+) -> UpstreamCall[None]:
     upstream = build_hangup_request(options, call_id, api_key)
 
-    def parse(answer: _Answer) -> None:
+    def parse(answer: Answer) -> None:
         parse_hangup_response(answer.status_code, answer.content, secrets=upstream.secrets)
 
-    return _call_flow(
-        _HANGUP,
-        url=upstream.url,
-        secrets=upstream.secrets,
-        make_request=upstream.to_httpx,
-        parse=parse,
-        timeout=options.openai_timeout_seconds,
-        policy=options.retry,
-        clock=time.monotonic,
+    return UpstreamCall(
+        _HANGUP, upstream, parse, timeout=options.openai_timeout_seconds, retry=options.retry
     )
 
 
@@ -380,11 +342,8 @@ def create_realtime_call(
         UpstreamError: OpenAI failed, after retries (its 4xx status, else 502).
         UpstreamTimeoutError: No answer within the timeout (504).
     """
-    flow = _realtime_call_flow(options, sdp, request, tools, safety_identifier)
-    if client is None:
-        with httpx.Client() as own_client:
-            return _drive(flow, own_client)
-    return _drive(flow, client)
+    call = _realtime_call(options, sdp, request, tools, safety_identifier)
+    return send_call(call, client)
 
 
 async def acreate_realtime_call(
@@ -397,11 +356,8 @@ async def acreate_realtime_call(
     safety_identifier: str | None = None,
 ) -> RealtimeCall:
     """Async twin of :func:`create_realtime_call`; ``client`` is an ``httpx.AsyncClient``."""
-    flow = _realtime_call_flow(options, sdp, request, tools, safety_identifier)
-    if client is None:
-        async with httpx.AsyncClient() as own_client:
-            return await _adrive(flow, own_client)
-    return await _adrive(flow, client)
+    call = _realtime_call(options, sdp, request, tools, safety_identifier)
+    return await asend_call(call, client)
 
 
 def hangup_realtime_call(
@@ -417,12 +373,7 @@ def hangup_realtime_call(
         InvalidRequestError: ``call_id`` is not a call id (400).
         UpstreamError, UpstreamTimeoutError: As for :func:`create_realtime_call`.
     """
-    flow = _hangup_flow(options, call_id, api_key)
-    if client is None:
-        with httpx.Client() as own_client:
-            _drive(flow, own_client)
-            return
-    _drive(flow, client)
+    send_call(_hangup_call(options, call_id, api_key), client)
 
 
 async def ahangup_realtime_call(
@@ -433,9 +384,4 @@ async def ahangup_realtime_call(
     api_key: str | None = None,
 ) -> None:
     """Async twin of :func:`hangup_realtime_call`."""
-    flow = _hangup_flow(options, call_id, api_key)
-    if client is None:
-        async with httpx.AsyncClient() as own_client:
-            await _adrive(flow, own_client)
-            return
-    await _adrive(flow, client)
+    await asend_call(_hangup_call(options, call_id, api_key), client)

@@ -1,9 +1,9 @@
 """Speech synthesis through ElevenLabs, for hybrid voice (OpenAI thinks, ElevenLabs speaks).
 
-Built like minting (:mod:`navai_core._secrets`): a pure request builder
-(:func:`build_speech_request`), a pure response parser (:func:`parse_speech_response`),
-and the same retry flow and drivers, so synthesis has the same pooled client, whole-call
-deadline and retry policy as minting; only the deadline differs
+Built like minting: a pure request builder (:func:`build_speech_request`), a pure
+response parser (:func:`parse_speech_response`), and every upstream call's retry flow
+and drivers (:mod:`navai_core._upstream._request`), so synthesis has the same pooled
+client, whole-call deadline and retry policy as minting; only the deadline differs
 (``elevenlabs_timeout_seconds``: speaking a paragraph takes longer than minting).
 """
 
@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-import time
-from collections.abc import Callable, Mapping
-from http import HTTPStatus
+from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -30,15 +28,16 @@ from navai_core._config._speech_options import (
     is_format_name,
     voice_settings,
 )
-from navai_core._secrets import (
-    _adrive,
-    _Answer,
-    _Api,
-    _call_flow,
-    _drive,
-    _Flow,
-    _upstream_error,
+from navai_core._flow import Answer
+from navai_core._upstream._request import (
+    Upstream,
+    UpstreamCall,
+    asend_call,
+    body_text,
+    post_request,
+    send_call,
 )
+from navai_core._upstream._session import json_type
 from navai_core.exceptions import InvalidRequestError, SpeechUnavailableError
 
 __all__ = [
@@ -51,7 +50,6 @@ __all__ = [
     "synthesize_speech",
 ]
 
-_LABEL: Final = "ElevenLabs text-to-speech"
 _encode_json = msgspec.json.Encoder().encode
 
 
@@ -115,7 +113,7 @@ class SynthesizeSpeechRequest:
             msg = 'text is required: send {"text": "..."} with the words to speak.'
             raise InvalidRequestError(msg)
         if not isinstance(text, str):
-            raise _field_error("text", f"must be a string, not {_json_type(text)}.")
+            raise _field_error("text", f"must be a string, not {json_type(text)}.")
         fields: dict[str, Any] = {"text": text}
         for wire, name in (
             ("voiceId", "voice_id"),
@@ -124,7 +122,7 @@ class SynthesizeSpeechRequest:
         ):
             value = data.get(wire)
             if value is not None and not isinstance(value, str):
-                raise _field_error(wire, f"must be a string or null, not {_json_type(value)}.")
+                raise _field_error(wire, f"must be a string or null, not {json_type(value)}.")
             fields[name] = value
         fields["optimize_streaming_latency"] = _latency(data.get("optimizeStreamingLatency"))
         fields["voice_settings"] = _voice_settings(data.get("voiceSettings"))
@@ -162,18 +160,6 @@ def _field_error(field: str, problem: str) -> InvalidRequestError:
     return InvalidRequestError(f"Invalid speech request: {field!r} {problem}")
 
 
-def _json_type(value: object) -> str:
-    names = {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }
-    return names.get(type(value), type(value).__name__)
-
-
 def _latency(value: object) -> int | None:
     if value is None:
         return None
@@ -197,7 +183,7 @@ def _voice_settings(value: object) -> ElevenLabsVoiceSettings | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise _field_error("voiceSettings", f"must be an object or null, not {_json_type(value)}.")
+        raise _field_error("voiceSettings", f"must be an object or null, not {json_type(value)}.")
     settings: dict[str, Any] = {}
     for name, wire in _SETTINGS_WIRE.items():
         item = value.get(wire)
@@ -206,7 +192,7 @@ def _voice_settings(value: object) -> ElevenLabsVoiceSettings | None:
         if name == "use_speaker_boost":
             if not isinstance(item, bool):
                 raise _field_error(
-                    f"voiceSettings.{wire}", f"must be true, false or null, not {_json_type(item)}."
+                    f"voiceSettings.{wire}", f"must be true, false or null, not {json_type(item)}."
                 )
         elif (
             isinstance(item, bool)
@@ -297,15 +283,7 @@ class SpeechUpstreamRequest:
 
     def to_httpx(self, timeout: float) -> httpx.Request:
         """An ``httpx.Request`` that gives up after ``timeout`` seconds per phase."""
-        return httpx.Request(
-            "POST",
-            self.url,
-            headers=dict(self.headers),
-            content=_encode_json(self.body),
-            extensions={
-                "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-            },
-        )
+        return post_request(self.url, self.headers, _encode_json(self.body), timeout)
 
 
 def _voice_segment(voice_id: str) -> str:
@@ -401,17 +379,11 @@ def _elevenlabs_detail(status: int, content: bytes) -> str:
         ]
         if messages:
             return "; ".join(messages)
-    text = content.decode("utf-8", "replace").strip()
-    if text:
-        return text
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "no message"
+    return body_text(status, content)
 
 
-_ELEVENLABS = _Api(
-    label=_LABEL,
+_ELEVENLABS = Upstream(
+    label="ElevenLabs text-to-speech",
     timeout_hint=(
         "Check that ElevenLabs (or ELEVENLABS_BASE_URL) is reachable, or raise "
         "NAVAI_ELEVENLABS_TIMEOUT."
@@ -442,30 +414,24 @@ def parse_speech_response(
             that is not audio (JSON, or empty).
     """
     if status_code >= 400:  # noqa: PLR2004
-        raise _upstream_error(
-            status_code, _elevenlabs_detail(status_code, content), secrets, _LABEL
-        )
+        raise _ELEVENLABS.refused(status_code, content, secrets)
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type == "application/json" or media_type.startswith("text/"):
-        raise _upstream_error(
-            status_code, f"the answer is {media_type}, not audio.", secrets, _LABEL
-        )
+        raise _ELEVENLABS.error(status_code, f"the answer is {media_type}, not audio.", secrets)
     if not content:
-        raise _upstream_error(status_code, "the answer has no audio.", secrets, _LABEL)
+        raise _ELEVENLABS.error(status_code, "the answer has no audio.", secrets)
     mime = (content_type or "").strip() or mime_type_for(output_format)
     return SynthesizedSpeech(audio=content, mime_type=mime)
 
 
-def _speech_flow(
-    options: NavaiVoiceBackendOptions,
-    request: SynthesizeSpeechRequest | Mapping[str, Any],
-    clock: Callable[[], float] = time.monotonic,
-) -> _Flow[SynthesizedSpeech]:
+def _speech_call(
+    options: NavaiVoiceBackendOptions, request: SynthesizeSpeechRequest | Mapping[str, Any]
+) -> UpstreamCall[SynthesizedSpeech]:
     if not isinstance(request, SynthesizeSpeechRequest):
         request = SynthesizeSpeechRequest.from_wire(request)
     upstream = build_speech_request(options, request)
 
-    def parse(answer: _Answer) -> SynthesizedSpeech:
+    def parse(answer: Answer) -> SynthesizedSpeech:
         return parse_speech_response(
             answer.status_code,
             answer.headers.get("content-type"),
@@ -474,21 +440,16 @@ def _speech_flow(
             secrets=upstream.secrets,
         )
 
-    return (
-        yield from _call_flow(
-            _ELEVENLABS,
-            url=upstream.url,
-            secrets=upstream.secrets,
-            make_request=upstream.to_httpx,
-            parse=parse,
-            timeout=options.elevenlabs_timeout_seconds,
-            policy=options.retry,
-            clock=clock,
-        )
+    return UpstreamCall(
+        _ELEVENLABS,
+        upstream,
+        parse,
+        timeout=options.elevenlabs_timeout_seconds,
+        retry=options.retry,
     )
 
 
-# --- drivers --------------------------------------------------------------------------------
+# --- the public pair ----------------------------------------------------------------------------
 
 
 def synthesize_speech(
@@ -514,11 +475,7 @@ def synthesize_speech(
         UpstreamTimeoutError: ElevenLabs did not answer within
             ``elevenlabs_timeout_seconds`` (504).
     """
-    flow = _speech_flow(options, request)
-    if client is None:
-        with httpx.Client() as own_client:
-            return _drive(flow, own_client)
-    return _drive(flow, client)
+    return send_call(_speech_call(options, request), client)
 
 
 async def asynthesize_speech(
@@ -528,8 +485,4 @@ async def asynthesize_speech(
     client: httpx.AsyncClient | None = None,
 ) -> SynthesizedSpeech:
     """The async twin of :func:`synthesize_speech`: same arguments, result and errors."""
-    flow = _speech_flow(options, request)
-    if client is None:
-        async with httpx.AsyncClient() as own_client:
-            return await _adrive(flow, own_client)
-    return await _adrive(flow, client)
+    return await asend_call(_speech_call(options, request), client)

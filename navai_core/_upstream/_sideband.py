@@ -1,6 +1,6 @@
 """Server-side tools: the backend joins a call's "sideband" WebSocket and runs its tools.
 
-After a WebRTC call is created (:mod:`navai_core._calls`), the backend opens
+After a WebRTC call is created (:mod:`navai_core._upstream._calls`), the backend opens
 ``wss://.../v1/realtime?call_id=...`` with the server's key. It then sees the call's
 server events: on ``response.function_call_arguments.done`` it runs the tool through
 the registry (the same validation, timeouts and :class:`FunctionContext`, with the
@@ -31,9 +31,9 @@ from typing import Any, TypeVar
 import attrs
 import httpx
 
-from navai_core._calls import check_call_id, sideband_url
 from navai_core._config._options import NavaiVoiceBackendOptions
 from navai_core._functions import FunctionContext, NavaiFunctionRegistry
+from navai_core._upstream._calls import check_call_id, sideband_url
 from navai_core.exceptions import (
     FunctionExecutionError,
     FunctionTimeoutError,

@@ -1,0 +1,1 @@
+"""Talking to the upstream services: OpenAI and ElevenLabs."""
