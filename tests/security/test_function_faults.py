@@ -19,7 +19,7 @@ from navai_core.exceptions import ResultTooLargeError
 from .conftest import (
     FUNCTION_TIMEOUT,
     LIST,
-    Running,
+    Served,
     assert_healthy,
     assert_json,
     execute,
@@ -35,7 +35,7 @@ DEFAULT_MAX_RESULT = 4 * 1024 * 1024
 
 
 def test_raise_is_ok_false_with_message_and_traceback_only_in_the_log(
-    server: Running, caplog: pytest.LogCaptureFixture
+    server: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="navai.functions")
     response = execute(server.client, "boom")
@@ -72,7 +72,7 @@ def test_masked_errors_hide_the_message_but_log_it(serve_with, caplog) -> None:
     ],
 )
 def test_exits_and_unprintable_errors_are_the_call_s_failure(
-    server: Running, name: str, details: str
+    server: Served, name: str, details: str
 ) -> None:
     # More calls than waitress has threads: each must be answered, and none may end the
     # thread (or, under uvicorn, the event loop) that serves it.
@@ -96,7 +96,7 @@ def server_threads() -> int:
 
 
 @pytest.mark.parametrize("name", ["hang", "ahang"])
-def test_a_hang_is_504_on_time_while_other_requests_are_served(server: Running, name) -> None:
+def test_a_hang_is_504_on_time_while_other_requests_are_served(server: Served, name) -> None:
     with ThreadPoolExecutor(2) as pool:
         started = time.monotonic()
         hung = pool.submit(execute, server.client, name, {"seconds": 3})
@@ -184,7 +184,7 @@ def test_stuck_functions_cannot_take_more_than_the_pool(serve_with) -> None:
         ("deep", "recursion"),
     ],
 )
-def test_a_result_json_cannot_carry_is_ok_false_naming_why(server: Running, name, named) -> None:
+def test_a_result_json_cannot_carry_is_ok_false_naming_why(server: Served, name, named) -> None:
     body = assert_json(execute(server.client, name), 200)
     assert body["ok"] is False
     assert body["error"] == "Function execution failed."
@@ -193,7 +193,7 @@ def test_a_result_json_cannot_carry_is_ok_false_naming_why(server: Running, name
     assert_healthy(server.client)
 
 
-def test_a_huge_result_is_refused_with_a_clear_message(server: Running) -> None:
+def test_a_huge_result_is_refused_with_a_clear_message(server: Served) -> None:
     fits = execute(server.client, "huge", {"size": DEFAULT_MAX_RESULT - 2})  # "x...x" quoted
     assert len(assert_json(fits, 200)["result"]) == DEFAULT_MAX_RESULT - 2
     response = execute(server.client, "huge", {"size": DEFAULT_MAX_RESULT - 1})
@@ -223,7 +223,7 @@ def test_the_result_bound_is_configurable(serve_with) -> None:
         assert details == "y" * 1000 + "... (cut)"
 
 
-def test_result_too_large_error_from_python(server: Running) -> None:
+def test_result_too_large_error_from_python(server: Served) -> None:
     with pytest.raises(ResultTooLargeError) as caught:
         server.registry.execute("huge", {"size": DEFAULT_MAX_RESULT})
     assert (caught.value.size, caught.value.limit) == (DEFAULT_MAX_RESULT + 2, DEFAULT_MAX_RESULT)

@@ -18,7 +18,7 @@ from tests.fake_openai import FakeOpenAI, broken_json, delay, drop, status, tric
 
 from .conftest import (
     MINT,
-    Running,
+    Served,
     assert_healthy,
     assert_json_error,
     options_for,
@@ -31,13 +31,13 @@ OPENAI_TIMEOUT = 0.5
 
 
 @pytest.fixture(scope="module")
-def module_server(adapter: str, upstream: FakeOpenAI) -> Iterator[Running]:
+def module_server(adapter: str, upstream: FakeOpenAI) -> Iterator[Served]:
     """This module's servers give OpenAI half a second, retries included."""
     with running(adapter, options_for(upstream, openai_timeout_seconds=OPENAI_TIMEOUT)) as server:
         yield server
 
 
-def timed_mint(server: Running) -> tuple[dict, float, int]:
+def timed_mint(server: Served) -> tuple[dict, float, int]:
     started = time.monotonic()
     response = server.client.post(MINT, json={})
     elapsed = time.monotonic() - started
@@ -74,7 +74,7 @@ def test_unreachable_openai_is_502_within_seconds(serve_with, upstream: FakeOpen
     [delay(3), trickle(0.02)],
     ids=["no-answer", "answer-trickles"],
 )
-def test_slower_than_the_timeout_is_504_on_time(server: Running, upstream, behaviour) -> None:
+def test_slower_than_the_timeout_is_504_on_time(server: Served, upstream, behaviour) -> None:
     upstream.enqueue(behaviour)
     body, elapsed, code = timed_mint(server)
     assert code == 504, body
@@ -83,7 +83,7 @@ def test_slower_than_the_timeout_is_504_on_time(server: Running, upstream, behav
     assert_healthy(server.client)
 
 
-def test_retries_never_outlast_the_timeout(server: Running, upstream) -> None:
+def test_retries_never_outlast_the_timeout(server: Served, upstream) -> None:
     upstream.enqueue(status(503, "busy"), status(503, "busy"), delay(3))
     body, elapsed, code = timed_mint(server)
     assert code == 504, body
@@ -91,7 +91,7 @@ def test_retries_never_outlast_the_timeout(server: Running, upstream) -> None:
     assert len(upstream.requests) == 3
 
 
-def test_5xx_is_retried_a_bounded_number_of_times_then_502(server: Running, upstream) -> None:
+def test_5xx_is_retried_a_bounded_number_of_times_then_502(server: Served, upstream) -> None:
     upstream.enqueue(*[status(500, {"error": {"message": "The server had an error."}})] * 10)
     body, elapsed, code = timed_mint(server)
     assert code == 502, body
@@ -102,7 +102,7 @@ def test_5xx_is_retried_a_bounded_number_of_times_then_502(server: Running, upst
     assert_healthy(server.client)
 
 
-def test_5xx_then_success_is_a_success(server: Running, upstream) -> None:
+def test_5xx_then_success_is_a_success(server: Served, upstream) -> None:
     upstream.enqueue(status(502, "bad gateway"), status(503, "unavailable"))
     body, _, code = timed_mint(server)
     assert code == 200, body
@@ -114,7 +114,7 @@ def test_5xx_then_success_is_a_success(server: Running, upstream) -> None:
     [{"retry-after": "0.2"}, {"retry-after-ms": "200"}],
     ids=["retry-after", "retry-after-ms"],
 )
-def test_429_retry_after_is_honoured_within_the_timeout(server: Running, upstream, headers) -> None:
+def test_429_retry_after_is_honoured_within_the_timeout(server: Served, upstream, headers) -> None:
     upstream.enqueue(status(429, {"error": {"message": "Rate limit reached."}}, headers))
     body, elapsed, code = timed_mint(server)
     assert code == 200, body
@@ -122,7 +122,7 @@ def test_429_retry_after_is_honoured_within_the_timeout(server: Running, upstrea
     assert 0.2 <= elapsed < OPENAI_TIMEOUT, elapsed
 
 
-def test_429_retry_after_beyond_the_timeout_fails_at_once(server: Running, upstream) -> None:
+def test_429_retry_after_beyond_the_timeout_fails_at_once(server: Served, upstream) -> None:
     upstream.enqueue(
         status(429, {"error": {"message": "Rate limit reached."}}, {"retry-after": "30"})
     )
@@ -134,7 +134,7 @@ def test_429_retry_after_beyond_the_timeout_fails_at_once(server: Running, upstr
     assert_healthy(server.client)
 
 
-def test_broken_json_is_502(server: Running, upstream) -> None:
+def test_broken_json_is_502(server: Served, upstream) -> None:
     upstream.enqueue(broken_json())
     body, _, code = timed_mint(server)
     assert code == 502
@@ -143,7 +143,7 @@ def test_broken_json_is_502(server: Running, upstream) -> None:
     assert_healthy(server.client)
 
 
-def test_dropped_connections_are_retried_then_502(server: Running, upstream) -> None:
+def test_dropped_connections_are_retried_then_502(server: Served, upstream) -> None:
     upstream.enqueue(drop(), drop(), drop())
     body, elapsed, code = timed_mint(server)
     assert code == 502, body
@@ -152,7 +152,7 @@ def test_dropped_connections_are_retried_then_502(server: Running, upstream) -> 
     assert_healthy(server.client)
 
 
-def test_every_fault_in_a_row_leaves_the_server_healthy(server: Running, upstream) -> None:
+def test_every_fault_in_a_row_leaves_the_server_healthy(server: Served, upstream) -> None:
     upstream.enqueue(
         broken_json(),
         *[status(503, "down")] * 3,
