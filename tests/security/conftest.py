@@ -28,6 +28,7 @@ import pytest
 
 from navai_core import NavaiVoiceBackendOptions
 from tests.fake_openai import FakeOpenAI
+from tests.gates import Gate, new_gate
 from tests.servers import NavaiApps, Served, ServerProcess, serve_process
 
 HERE = Path(__file__).parent
@@ -96,6 +97,16 @@ APPS = NavaiApps(
 )
 options_for = APPS.options
 running = APPS.running
+
+
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    """A closed gate for the ``held``/``aheld`` functions; opened at the end, freeing them."""
+    closed = new_gate()
+    try:
+        yield closed
+    finally:
+        closed.open()
 
 
 @pytest.fixture(scope="module")
