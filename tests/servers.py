@@ -186,37 +186,30 @@ def serve_process(
         )
     started = ServerProcess(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        wait_until_serving(started.url, process, path, describe=started.stop)
+        wait_until_serving(started.url, process, path, started.stop)
         yield started
     finally:
         started.stop()
 
 
 def wait_until_serving(
-    url: str,
-    process: subprocess.Popen[str],
-    path: str = "/navai/functions",
-    timeout: float = 30,
-    describe: Callable[[], str] | None = None,
-) -> httpx.Response:
-    """Poll ``url + path`` until a server process answers; fail with its output if it dies.
+    url: str, process: subprocess.Popen[str], path: str, stop: Callable[[], str]
+) -> None:
+    """Poll ``url + path`` until the server process answers (30 s at most).
 
-    ``describe`` stops the process and says what it printed (else it is killed and read).
+    If it dies or never answers, ``stop`` it and fail with what it printed.
     """
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + 30
     while True:
         try:
-            return httpx.get(f"{url}{path}", timeout=2)
+            httpx.get(f"{url}{path}", timeout=2)
         except httpx.TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
-                if describe is None:
-                    process.kill()
-                    output = process.communicate()[0]
-                else:
-                    output = describe()
-                msg = f"the server at {url} did not start:\n{output}"
+                msg = f"the server at {url} did not start:\n{stop()}"
                 raise AssertionError(msg) from None
             time.sleep(0.1)
+        else:
+            return
 
 
 def eventually(
