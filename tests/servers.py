@@ -317,6 +317,25 @@ class NavaiApps:
         ):
             yield Served(adapter, root + prefix, client, app, fake)
 
+    def starter(
+        self, adapter: str, fake: Any, prefix: str = ""
+    ) -> Callable[..., contextlib.AbstractContextManager[Served]]:
+        """``start(options=None, **config)``: serve one app for one test, ``fake`` reset first.
+
+        Without options, the app mints through ``fake`` (:meth:`options`).
+        """
+
+        @contextlib.contextmanager
+        def start(
+            options: NavaiVoiceBackendOptions | None = None, **config: Any
+        ) -> Iterator[Served]:
+            fake.clear()
+            chosen = options or self.options(fake)
+            with self.running(adapter, chosen, prefix, fake=fake, **config) as served:
+                yield served
+
+        return start
+
 
 def mounted(adapter: str, app: Any, prefix: str) -> Any:
     """``app`` under ``prefix``, as users mount it: Starlette ``Mount``, WSGI dispatcher."""

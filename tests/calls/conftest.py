@@ -5,11 +5,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from navai_core import NavaiVoiceBackendOptions
 from tests.fake_realtime import FakeRealtime
 from tests.servers import NavaiApps, Served
 
@@ -40,12 +38,4 @@ def serve(
     adapter: str, fake_realtime: FakeRealtime
 ) -> Callable[..., contextlib.AbstractContextManager[Served]]:
     """Start this adapter with the given options/config, against the fake Realtime."""
-
-    @contextlib.contextmanager
-    def start(options: NavaiVoiceBackendOptions | None = None, **config: Any) -> Iterator[Served]:
-        fake_realtime.clear()
-        chosen = options or options_for(fake_realtime)
-        with APPS.running(adapter, chosen, fake=fake_realtime, **config) as served:
-            yield served
-
-    return start
+    return APPS.starter(adapter, fake_realtime)

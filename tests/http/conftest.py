@@ -79,18 +79,15 @@ def server(served: Served) -> Served:
 def serve_with(
     adapter: str, fake_openai: FakeOpenAI, prefix: str
 ) -> Callable[..., contextlib.AbstractContextManager[httpx.Client]]:
-    """Start a server of this adapter with other options or config, for one test."""
+    """Start a server of this adapter with other options or config; yield its client."""
+    start = APPS.starter(adapter, fake_openai, prefix)
 
     @contextlib.contextmanager
-    def start(
-        options: NavaiVoiceBackendOptions | None = None, **config: Any
-    ) -> Iterator[httpx.Client]:
-        fake_openai.clear()
-        chosen = options or default_options(fake_openai)
-        with APPS.running(adapter, chosen, prefix, **config) as served:
+    def client_of(*args: Any, **config: Any) -> Iterator[httpx.Client]:
+        with start(*args, **config) as served:
             yield served.client
 
-    return start
+    return client_of
 
 
 @pytest.fixture(scope="module")

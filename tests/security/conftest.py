@@ -26,7 +26,6 @@ from typing import Any
 import httpx
 import pytest
 
-from navai_core import NavaiVoiceBackendOptions
 from tests.fake_openai import FakeOpenAI
 from tests.gates import Gate, new_gate
 from tests.servers import NavaiApps, Served, ServerProcess, serve_process
@@ -133,14 +132,7 @@ def serve_with(
     adapter: str, upstream: FakeOpenAI
 ) -> Callable[..., contextlib.AbstractContextManager[Served]]:
     """Start a server of this adapter with other options or config, for one test."""
-
-    @contextlib.contextmanager
-    def start(options: NavaiVoiceBackendOptions | None = None, **config: Any) -> Iterator[Served]:
-        upstream.clear()
-        with running(adapter, options or options_for(upstream), **config) as started:
-            yield started
-
-    return start
+    return APPS.starter(adapter, upstream)
 
 
 # --- servers as real processes, their output kept --------------------------------------------
