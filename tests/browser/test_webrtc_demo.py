@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from navai_adapters import cli
 from navai_adapters.starlette import create_app
 from navai_core import NavaiVoiceBackendOptions
 from tests.fake_realtime import FakeRealtime, call, turn
-from tests.servers import serve_asgi
+from tests.servers import serve_asgi, serve_process
 
 pytestmark = pytest.mark.integration
 
@@ -47,54 +45,30 @@ needs_browser = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def chromium(tmp_path: Path) -> Iterator[str]:
     """Headless Chromium with fake media; yields its DevTools HTTP endpoint."""
     assert CHROMIUM is not None
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--remote-debugging-port={port}",
-            "about:blank",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{endpoint}/json/version", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("chromium did not start") from None
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    with serve_process(
+        lambda port: [*command, f"--remote-debugging-port={port}", "about:blank"],
+        env=dict(os.environ),
+        path="/json/version",
+        log_path=tmp_path / "chromium.log",
+    ) as started:
+        yield started.url
 
 
 class Page:

@@ -3,89 +3,33 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Mount
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from navai_adapters import starlette as navai_starlette
-from navai_adapters import wsgi as navai_wsgi
-from navai_core import NavaiVoiceBackendOptions, RetryPolicy
+from navai_core import NavaiVoiceBackendOptions
 from tests.fake_elevenlabs import FakeElevenLabs
 from tests.fake_openai import FakeOpenAI
-from tests.servers import serve_asgi, serve_wsgi
+from tests.servers import NavaiApps, Served
 
 HERE = Path(__file__).parent
 SERVER_KEY = "sk-server-secret-key-0123456789"
 XI_KEY = "sk_elevenlabs-server-key-0123456789abcdef"
-FUNCTION_TIMEOUT = "0.5"
+FUNCTION_TIMEOUT = 0.5
 
 
-@attrs.frozen
-class Served:
-    adapter: str
-    url: str
-    client: httpx.Client
-    fake: FakeOpenAI
-
-
-def make_app(adapter: str, options: NavaiVoiceBackendOptions, **config: Any) -> Any:
-    env = {"NAVAI_FUNCTION_TIMEOUT": FUNCTION_TIMEOUT, **config.pop("env", {})}
-    config.setdefault("functions_base_dir", HERE)
-    config.setdefault("functions_folders", "app_functions")
-    factory = navai_starlette.create_app if adapter == "starlette" else navai_wsgi.create_app
-    return factory(options, env=env, **config)
-
-
-def mounted(adapter: str, app: Any, prefix: str) -> Any:
-    """``app`` under ``prefix``, as users mount it: Starlette ``Mount``, WSGI dispatcher."""
-    if not prefix:
-        return app
-    if adapter == "starlette":
-
-        @contextlib.asynccontextmanager
-        async def lifespan(_outer: Starlette) -> AsyncIterator[None]:
-            # A mounted app's own lifespan is not run by Starlette: enter it from the outer one.
-            async with app.state.navai.lifespan():
-                yield
-
-        return Starlette(routes=[Mount(prefix, app=app)], lifespan=lifespan)
-
-    def elsewhere(_environ: Any, start_response: Any) -> list[bytes]:
-        start_response("404 Not Found", [("Content-Type", "application/json")])
-        return [b'{"error": "outside the mount"}']
-
-    dispatcher = DispatcherMiddleware(elsewhere, {prefix: app})
-    dispatcher.close = app.close  # type: ignore[attr-defined]  # serve_wsgi closes the app
-    return dispatcher
-
-
-@contextlib.contextmanager
-def running(
-    adapter: str, options: NavaiVoiceBackendOptions, prefix: str = "", **config: Any
-) -> Iterator[str]:
-    """Serve an app of ``adapter``; yield its base URL (the prefix included)."""
-    app = mounted(adapter, make_app(adapter, options, **config), prefix)
-    serve = serve_asgi if adapter == "starlette" else serve_wsgi
-    with serve(app) as url:
-        yield url + prefix
-
-
-def default_options(fake: FakeOpenAI, **changes: Any) -> NavaiVoiceBackendOptions:
-    fields: dict[str, Any] = {
-        "openai_api_key": SERVER_KEY,
-        "openai_base_url": fake.url,
-        "openai_timeout_seconds": 1.0,
-        "retry": RetryPolicy(max_attempts=2, backoff_initial_seconds=0.01),
-    }
-    fields.update(changes)
-    return NavaiVoiceBackendOptions(**fields)
+APPS = NavaiApps(
+    functions_base_dir=HERE,
+    functions_folders="app_functions",
+    function_timeout=FUNCTION_TIMEOUT,
+    server_key=SERVER_KEY,
+    openai_timeout=1.0,
+    max_attempts=2,
+)
+default_options = APPS.options
 
 
 def hybrid_options(
@@ -119,11 +63,9 @@ def served_config() -> dict[str, Any]:
 def served(
     adapter: str, fake_openai: FakeOpenAI, prefix: str, served_config: dict[str, Any]
 ) -> Iterator[Served]:
-    with (
-        running(adapter, default_options(fake_openai), prefix, **served_config) as url,
-        httpx.Client(base_url=url, timeout=10) as client,
-    ):
-        yield Served(adapter, url, client, fake_openai)
+    options = default_options(fake_openai)
+    with APPS.running(adapter, options, prefix, fake=fake_openai, **served_config) as served:
+        yield served
 
 
 @pytest.fixture
@@ -137,32 +79,24 @@ def server(served: Served) -> Served:
 def serve_with(
     adapter: str, fake_openai: FakeOpenAI, prefix: str
 ) -> Callable[..., contextlib.AbstractContextManager[httpx.Client]]:
-    """Start a server of this adapter with other options or config, for one test."""
+    """Start a server of this adapter with other options or config; yield its client."""
+    start = APPS.starter(adapter, fake_openai, prefix)
 
     @contextlib.contextmanager
-    def start(
-        options: NavaiVoiceBackendOptions | None = None, **config: Any
-    ) -> Iterator[httpx.Client]:
-        fake_openai.clear()
-        chosen = options or default_options(fake_openai)
-        with (
-            running(adapter, chosen, prefix, **config) as url,
-            httpx.Client(base_url=url, timeout=10) as client,
-        ):
-            yield client
+    def client_of(*args: Any, **config: Any) -> Iterator[httpx.Client]:
+        with start(*args, **config) as served:
+            yield served.client
 
-    return start
+    return client_of
 
 
 @pytest.fixture(scope="module")
 def hybrid_served(
     adapter: str, fake_openai: FakeOpenAI, fake_elevenlabs: FakeElevenLabs
 ) -> Iterator[tuple[Served, FakeElevenLabs]]:
-    with (
-        running(adapter, hybrid_options(fake_openai, fake_elevenlabs)) as url,
-        httpx.Client(base_url=url, timeout=10) as client,
-    ):
-        yield Served(adapter, url, client, fake_openai), fake_elevenlabs
+    options = hybrid_options(fake_openai, fake_elevenlabs)
+    with APPS.running(adapter, options, fake=fake_openai) as served:
+        yield served, fake_elevenlabs
 
 
 @pytest.fixture

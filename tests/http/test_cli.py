@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,22 +15,19 @@ import pytest
 
 from tests.fake_elevenlabs import FakeElevenLabs, fake_audio
 from tests.fake_openai import FakeOpenAI
+from tests.servers import (
+    NAVAI,
+    ROOT,
+    ServerProcess,
+    clean_env,
+    eventually,
+    free_port,
+    serve_process,
+)
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).parents[2]
 HERE = Path(__file__).parent
-NAVAI = [sys.executable, "-m", "navai_adapters"]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("OPENAI_", "NAVAI_", "ELEVENLABS_"))
-    }
-    env.update(extra)
-    return env
 
 
 def navai(
@@ -47,12 +42,6 @@ def navai(
         cwd=cwd,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_functions_table_lists_the_examples() -> None:
@@ -220,36 +209,17 @@ def test_bad_flags_exit_2(args: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def serve(*args: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*NAVAI, "serve", "--port", str(port), *args],
-        cwd=ROOT,
+def serve(*args: str, **env: str) -> Iterator[tuple[ServerProcess, str]]:
+    """``navai serve`` over the shipped examples; yields the process and its URL."""
+    with serve_process(
+        lambda port: [*NAVAI, "serve", "--port", str(port), *args],
         env=clean_env(NAVAI_FUNCTIONS_FOLDERS="examples/functions", PYTHONUNBUFFERED="1", **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/navai/functions", timeout=1)
-            break
-        except httpx.TransportError:
-            assert process.poll() is None, process.communicate()[0]
-            time.sleep(0.1)
-    try:
-        yield process, url
-    finally:
-        process.terminate()
-        process.wait(10)
-        if process.stdout is not None:
-            process.stdout.close()
+    ) as started:
+        yield started, started.url
 
 
 @pytest.fixture
-def serving() -> Iterator[tuple[subprocess.Popen[str], str]]:
+def serving() -> Iterator[tuple[ServerProcess, str]]:
     with serve() as running:
         yield running
 
@@ -264,8 +234,7 @@ def test_serve_starts_without_key_and_serves_the_examples(serving) -> None:
         "Missing API key. Configure openai_api_key or send apiKey in request."
     )
     assert "OPENAI_API_KEY" in minted.json()["hint"]
-    process.terminate()
-    output = process.communicate(timeout=10)[0]
+    output = process.stop()
     assert f"NAVAI backend on {url}" in output
     assert "get_weather" in output
     assert "OPENAI_API_KEY is not set" in output
@@ -286,8 +255,7 @@ ACCESS_LINE = '"GET /navai/functions HTTP/1.1" 200'
 def test_serve_access_log_switch(args: tuple[str, ...], env: dict[str, str], logged: bool) -> None:
     with serve(*args, **env) as (process, url):
         assert httpx.get(f"{url}/navai/functions").status_code == 200
-        process.terminate()
-        output = process.communicate(timeout=10)[0]
+        output = process.stop()
     assert f"NAVAI backend on {url}" in output
     assert (ACCESS_LINE in output) is logged, output
 
@@ -378,8 +346,7 @@ def test_serve_with_a_shared_token() -> None:
         good = {"authorization": f"Bearer {TOKEN}"}
         assert httpx.get(f"{url}/navai/functions", headers=good).status_code == 200
         assert httpx.get(f"{url}/navai/health").json() == {"status": "ok"}
-        process.terminate()
-        output = process.communicate(timeout=10)[0]
+        output = process.stop()
     assert TOKEN not in output
 
 
@@ -460,39 +427,22 @@ def test_class_tools_show_their_method_parameters() -> None:
 
 
 def test_reload_prints_the_tools_each_time(tmp_path: Path) -> None:
-    import threading
-
-    folder = tmp_path / "tools"
-    folder.mkdir()
+    app = tmp_path / "app"  # the server's folder; its log is kept outside, unwatched
+    folder = app / "tools"
+    folder.mkdir(parents=True)
     (folder / "first.py").write_text('def first() -> int:\n    """One."""\n    return 1\n')
-    port = free_port()
-    process = subprocess.Popen(
-        [*NAVAI, "serve", "--port", str(port), "--reload", "--folders", "tools"],
-        cwd=tmp_path,
+    with serve_process(
+        lambda port: [*NAVAI, "serve", "--port", str(port), "--reload", "--folders", "tools"],
         env=clean_env(PYTHONUNBUFFERED="1"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    assert process.stdout is not None
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
-    reader.start()
+        cwd=app,
+        log_path=tmp_path / "serve.log",
+    ) as started:
 
-    def wait_for(text: str) -> None:
-        deadline = time.monotonic() + 30
-        while not any(text in line for line in lines):
-            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
-            time.sleep(0.1)
+        def printed(text: str) -> None:
+            eventually(lambda: text in started.log(), started.log)
 
-    try:
-        wait_for("Backend functions (1): first")
+        printed("Backend functions (1): first")
         (folder / "second.py").write_text('def second() -> int:\n    """Two."""\n    return 2\n')
-        wait_for("Backend functions (2): first, second")
-    finally:
-        process.terminate()
-        process.wait(10)
-        reader.join(10)
-        process.stdout.close()
-    output = "".join(lines)
+        printed("Backend functions (2): first, second")
+        output = started.stop()
     assert output.count("Backend functions (1)") == 1, output

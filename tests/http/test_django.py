@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,19 +12,15 @@ import httpx
 import pytest
 
 from tests.fake_openai import FakeOpenAI
-from tests.servers import wait_until_serving
-
-from .test_cli import clean_env, free_port
+from tests.servers import ROOT, clean_env, serve_process
 
 pytestmark = pytest.mark.integration
 
 PROJECT = Path(__file__).parents[1] / "django_project"
-ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")
 def site(fake_openai: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
     env = clean_env(
         DJANGO_SETTINGS_MODULE="navai_site.settings",
         PYTHONPATH=os.pathsep.join([str(PROJECT), str(ROOT)]),
@@ -33,27 +28,17 @@ def site(fake_openai: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> I
         OPENAI_API_KEY="sk-django-test-key-123456",
         OPENAI_BASE_URL=fake_openai.url,
     )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "waitress",
-            f"--listen=127.0.0.1:{port}",
+    with serve_process(
+        lambda port: [
+            *(sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}"),
             "navai_site.wsgi:application",
         ],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, process, path="/")
-        yield url
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=10)[0]
-        assert "sk-django-test-key" not in output
+        path="/",
+    ) as started:
+        yield started.url
+        output = started.stop()
+    assert "sk-django-test-key" not in output
 
 
 @contextlib.contextmanager

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -16,10 +14,9 @@ import pytest
 
 from navai_adapters.starlette import create_app
 from navai_adapters.wsgi import create_app as create_wsgi_app
-from tests.servers import serve_asgi, serve_wsgi, wait_until_serving
+from tests.servers import NAVAI, clean_env, eventually, serve_asgi, serve_process, serve_wsgi
 
 from .conftest import HERE, default_options
-from .test_cli import NAVAI, clean_env, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -135,23 +132,12 @@ def test_flask_example_as_shipped() -> None:
 
 
 def test_serve_with_two_workers() -> None:
-    port = free_port()
-    env = clean_env(PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [*NAVAI, "serve", "--port", str(port), "--workers", "2", "--folders", "examples/functions"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        listed = wait_until_serving(url, process)
-        assert "get_weather" in {item["name"] for item in listed.json()["items"]}
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=15)[0]
+    with serve_process(
+        lambda port: [*NAVAI, "serve", "--port", str(port), "--workers", "2"],
+        env=clean_env(PYTHONUNBUFFERED="1", NAVAI_FUNCTIONS_FOLDERS="examples/functions"),
+    ) as started:
+        assert "get_weather" in _names(started.url)
+        output = started.stop()
     assert output.count("Started server process") >= 2, output
 
 
@@ -163,54 +149,26 @@ def test_serve_reload_picks_up_new_functions(tmp_path: Path) -> None:
     tools = tmp_path / "tools"
     tools.mkdir()
     (tools / "a.py").write_text('def alpha() -> str:\n    """Alpha."""\n    return "a"\n')
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            *NAVAI,
-            "serve",
-            "--reload",
-            "--port",
-            str(port),
-            "--base-dir",
-            str(tmp_path),
-            "--folders",
-            "tools",
-        ],
+    base = ("--base-dir", str(tmp_path), "--folders", "tools")
+    with serve_process(
+        lambda port: [*NAVAI, "serve", "--reload", "--port", str(port), *base],
+        env=clean_env(PYTHONUNBUFFERED="1"),
         # Not the repo root: files the test run writes there would restart the server.
         cwd=tmp_path,
-        env=clean_env(PYTHONUNBUFFERED="1"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                assert _names(url) == {"alpha"}
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline, (
-                    process.communicate()[0]
-                )
-                time.sleep(0.2)
+    ) as started:
+        assert _names(started.url) == {"alpha"}
         # Written whole, then renamed in: the watcher never sees half a file.
         staged = tmp_path / "b.py.tmp"
         staged.write_text('def beta() -> str:\n    """Beta."""\n    return "b"\n')
         staged.rename(tools / "b.py")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def both_listed() -> bool:
             try:
-                if _names(url) == {"alpha", "beta"}:
-                    break
+                return _names(started.url) == {"alpha", "beta"}
             except httpx.TransportError:
-                pass  # restarting
-            time.sleep(0.2)
-        assert _names(url) == {"alpha", "beta"}
-    finally:
-        process.terminate()
-        process.communicate(timeout=15)
+                return False  # restarting
+
+        eventually(both_listed, lambda: f"still {_names(started.url)}")
 
 
 # --- content negotiation of the speech route -------------------------------------------------

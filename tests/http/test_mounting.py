@@ -4,10 +4,7 @@ WSGI callable under gunicorn, each really served."""
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import socket
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +16,7 @@ from flask import Flask
 
 from navai_adapters.starlette import add_navai_routes
 from navai_adapters.wsgi import create_app as create_wsgi_app
-from tests.servers import serve_asgi, serve_wsgi, wait_until_serving
+from tests.servers import clean_env, serve_asgi, serve_process, serve_wsgi
 
 from .conftest import HERE, default_options
 
@@ -75,44 +72,23 @@ def test_inside_flask(fake_openai) -> None:
         assert answer.json()["result"] == 11
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="gunicorn is POSIX-only")
 def test_wsgi_under_gunicorn(fake_openai) -> None:
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "NAVAI_"))},
-        "OPENAI_API_KEY": "sk-gunicorn-test-key-1234",
-        "OPENAI_BASE_URL": fake_openai.url,
-        "NAVAI_FUNCTIONS_BASE_DIR": str(HERE),
-        "NAVAI_FUNCTIONS_FOLDERS": "app_functions",
-    }
-    process = subprocess.Popen(
-        [
-            gunicorn,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
+    env = clean_env(
+        OPENAI_API_KEY="sk-gunicorn-test-key-1234",
+        OPENAI_BASE_URL=fake_openai.url,
+        NAVAI_FUNCTIONS_BASE_DIR=str(HERE),
+        NAVAI_FUNCTIONS_FOLDERS="app_functions",
+    )
+    with serve_process(
+        lambda port: [
+            *(gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4"),
             "navai_adapters.wsgi:create_app()",
         ],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, process)
+    ) as started:
         fake_openai.clear()
-        with httpx.Client(base_url=url) as client:
+        with httpx.Client(base_url=started.url) as client:
             assert client.post("/navai/realtime/client-secret", json={}).status_code == 200
             assert (
                 fake_openai.requests[-1].headers["authorization"]
@@ -124,9 +100,7 @@ def test_wsgi_under_gunicorn(fake_openai) -> None:
             )
             assert answer.json()["result"] == "rested"
             assert client.get("/elsewhere").json() == {"error": "Not found: /elsewhere"}
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=10)[0]
+        output = started.stop()
     assert "sk-gunicorn-test-key" not in output
 
 

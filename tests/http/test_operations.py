@@ -12,8 +12,9 @@ from prometheus_client import CollectorRegistry
 
 from navai_adapters._observe import JsonFormatter, request_id_for
 from navai_adapters.metrics import NavaiMetrics
+from tests.servers import clean_env, free_port
 
-from .test_cli import HERE, free_port, navai, serve
+from .test_cli import HERE, navai, serve
 
 pytestmark = pytest.mark.integration
 
@@ -42,8 +43,7 @@ def test_json_logs_carry_the_request_id() -> None:
         assert answer.headers["x-request-id"] == "req-42"
         fresh = httpx.get(f"{url}/navai/health")
         assert len(fresh.headers["x-request-id"]) == 32  # made up when none was sent
-        process.terminate()
-        output = process.communicate(timeout=10)[0]
+        output = process.stop()
     records = _json_lines(output)
     assert records, output
     for_request = [record for record in records if record.get("request_id") == "req-42"]
@@ -67,15 +67,12 @@ def test_json_logs_carry_the_request_id() -> None:
 def test_log_level_hides_info_lines() -> None:
     with serve("--log-level", "warning") as (process, url):
         assert httpx.get(f"{url}/navai/functions").status_code == 200
-        process.terminate()
-        output = process.communicate(timeout=10)[0]
+        output = process.stop()
     assert "Application startup complete" not in output
     assert '"GET /navai/functions HTTP/1.1" 200' not in output  # access lines are info
 
 
 def test_bad_log_level_variable_exits_2() -> None:
-    from .test_cli import clean_env
-
     done = navai("serve", "--port", str(free_port()), env=clean_env(NAVAI_LOG_LEVEL="loud"))
     assert done.returncode == 2
     assert "NAVAI_LOG_LEVEL='loud' is not a log level" in done.stderr
@@ -85,8 +82,7 @@ def test_workers_print_load_warnings_once() -> None:
     folders = ("--base-dir", str(HERE), "--folders", "app_functions")
     with serve("--workers", "2", *folders) as (process, url):
         assert httpx.get(f"{url}/navai/functions").status_code == 200
-        process.terminate()
-        output = process.communicate(timeout=20)[0]
+        output = process.stop()
     assert output.count("Failed to load app_functions/broken.py") == 1, output
     assert output.count("OPENAI_API_KEY is not set") == 1, output
 
@@ -98,8 +94,7 @@ def test_metrics_port_serves_prometheus_metrics() -> None:
         body = {"function_name": "get_weather", "payload": {"city": "Oslo"}}
         assert httpx.post(f"{url}{EXECUTE}", json=body).json()["ok"] is True
         scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
-        process.terminate()
-        process.communicate(timeout=10)
+        process.stop()
     # The start-up poll listed the functions too: at least the one request of this test.
     listed = re.search(
         r'navai_requests_total\{method="GET",route="functions_list",status="200"\} (\S+)', scraped

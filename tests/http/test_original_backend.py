@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
-import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +23,7 @@ from starlette.routing import Route
 from navai_core import AsyncNavaiBackendClient, NavaiBackendClient
 from navai_core.exceptions import BackendError, UnknownBackendFunctionError
 from tests.fake_openai import FakeOpenAI
-from tests.servers import serve_asgi, wait_until_serving
+from tests.servers import install_node_package, serve_asgi, serve_process
 
 pytestmark = pytest.mark.integration
 
@@ -41,18 +38,7 @@ export function explode() { throw new Error("the widget is broken"); }
 @pytest.fixture(scope="session")
 def node_backend() -> Path:
     """Install the pinned backend once (from the npm registry), or say why we cannot."""
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must have Node.js and npm to check the original backend.")
-        pytest.skip("Node.js and npm are needed to run the original backend.")
-    if not (HERE / "node_modules" / "@navai" / "voice-backend").is_dir():
-        subprocess.run(
-            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=HERE,
-            check=True,
-            timeout=600,
-        )
+    install_node_package(HERE, "@navai/voice-backend")
     return HERE / "server.mjs"
 
 
@@ -90,9 +76,6 @@ def original(
     tools = base / "src" / "ai" / "functions-modules"
     tools.mkdir(parents=True)
     (tools / "tools.js").write_text(TOOLS_JS, encoding="utf-8")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with FakeOpenAI() as fake, serve_asgi(eleven.app) as eleven_url:
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -104,21 +87,10 @@ def original(
             "ELEVENLABS_VOICE_ID": "voice-default",
             "ELEVENLABS_BASE_URL": eleven_url,
         }
-        process = subprocess.Popen(
-            ["node", str(node_backend), str(port)],
-            cwd=HERE,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_serving(url, process)
-            yield url
-        finally:
-            process.terminate()
-            process.communicate(timeout=10)
+        with serve_process(
+            lambda port: ["node", str(node_backend), str(port)], env=env, cwd=HERE
+        ) as started:
+            yield started.url
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.fake_elevenlabs import FakeElevenLabs, fake_audio
+from tests.servers import install_node_package
 
 from .conftest import XI_KEY, Served
 
@@ -27,18 +26,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="session")
 def node_client() -> Path:
     """Install the pinned client once (from the npm registry), or say why we cannot."""
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must have Node.js and npm to check the original client.")
-        pytest.skip("Node.js and npm are needed to run the original client.")
-    if not (HERE / "node_modules" / "@navai" / "voice-frontend").is_dir():
-        subprocess.run(
-            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=HERE,
-            check=True,
-            timeout=600,
-        )
+    install_node_package(HERE, "@navai/voice-frontend")
     return HERE / "client.mjs"
 
 

@@ -7,18 +7,14 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import types
 from collections.abc import Iterator
-from pathlib import Path
 
 import attrs
 import pytest
 
-from tests.servers import wait_until_serving
-
-ROOT = Path(__file__).parents[2]
+from tests.servers import NAVAI, ROOT, NavaiApps, clean_env, free_port, serve_process
 
 
 @attrs.define
@@ -56,12 +52,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     ):
         monkeypatch.setattr(module, "time", namespace)
     return fake
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @attrs.define
@@ -134,28 +124,22 @@ def redis_server() -> Iterator[RedisServer]:
         server.kill()
 
 
+# Minting only: the shipped example functions are there so that the app starts as users run it.
+APPS = NavaiApps(
+    functions_base_dir=ROOT,
+    functions_folders="examples/functions",
+    function_timeout=5,
+    server_key="sk-ratelimit-test-key-0123456789",
+    openai_timeout=1.0,
+    max_attempts=2,
+)
+
+
 @contextlib.contextmanager
 def navai_serve(**env: str) -> Iterator[str]:
     """One ``navai serve`` process (no OpenAI key: a mint that gets through is a 401)."""
-    port = free_port()
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "NAVAI_"))
-    }
-    environment.update(NAVAI_FUNCTIONS_FOLDERS="examples/functions", PYTHONUNBUFFERED="1", **env)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "navai_adapters", "serve", "--port", str(port), "--no-access-log"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        if process.stdout is not None:
-            process.stdout.close()
+    with serve_process(
+        lambda port: [*NAVAI, "serve", "--port", str(port), "--no-access-log"],
+        env=clean_env(NAVAI_FUNCTIONS_FOLDERS="examples/functions", PYTHONUNBUFFERED="1", **env),
+    ) as started:
+        yield started.url

@@ -6,26 +6,60 @@ servers are real: two ``navai serve`` processes, or uvicorn and waitress in thre
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.fake_openai import FakeOpenAI
-from tests.http.conftest import default_options, running
 
-from .conftest import RedisServer, navai_serve
+from .conftest import APPS, RedisServer, navai_serve
 
 pytestmark = pytest.mark.integration
 
 MINT = "/navai/realtime/client-secret"
 LIST = "/navai/functions"
+# What a Redis that is gone may cost a request, at most: ten times the storage timeout
+# (0.5 s by default), so that a loaded machine does not trip it, yet a request that waited
+# for Redis to come back (or for the client's own 10 s) fails.
+STORAGE_TIMEOUT = 0.5
+CEILING = 10 * STORAGE_TIMEOUT
+# For tests of exact counting, not of timeouts: a storage timeout a loaded machine does not
+# reach, else a slow connect fails open and lets more than the amount through.
+COUNTING = {"rate_limit_storage_timeout": 5.0}
 
 
 def timed_post(url: str, **kwargs: object) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     response = httpx.post(url, json={}, timeout=10, **kwargs)  # type: ignore[arg-type]
     return response, time.monotonic() - started
+
+
+def mint_statuses(url: str, count: int = 3) -> list[int]:
+    return [timed_post(f"{url}{MINT}")[0].status_code for _ in range(count)]
+
+
+@contextlib.contextmanager
+def limited(
+    adapter: str, redis_server: RedisServer, limit: str, **config: object
+) -> Iterator[tuple[str, FakeOpenAI]]:
+    """An app of ``adapter`` whose mints are limited to ``limit``, counted in ``redis_server``.
+
+    Yields its URL and the fake OpenAI it mints through.
+    """
+    with (
+        FakeOpenAI() as fake,
+        APPS.running(
+            adapter,
+            APPS.options(fake),
+            rate_limits={"client_secret": limit},
+            rate_limit_storage=redis_server.url,
+            **config,
+        ) as served,
+    ):
+        yield served.url, fake
 
 
 def test_two_navai_serve_processes_share_one_limit_and_outlive_redis(
@@ -47,7 +81,7 @@ def test_two_navai_serve_processes_share_one_limit_and_outlive_redis(
             response, elapsed = timed_post(f"{url}{MINT}")
             assert response.status_code == 401  # let through: fail open is the default
             assert "ratelimit-remaining" not in response.headers
-            assert elapsed < 3
+            assert elapsed < CEILING
             assert httpx.get(f"{url}{LIST}").status_code == 200
 
 
@@ -56,95 +90,64 @@ def test_the_sync_and_async_apis_count_in_the_same_keys(
     redis_server: RedisServer, first_adapter: str
 ) -> None:
     other = "wsgi" if first_adapter == "starlette" else "starlette"
-    limits = {"client_secret": "2/minute"}
     with (
-        FakeOpenAI() as fake,
-        running(
-            first_adapter,
-            default_options(fake),
-            rate_limits=limits,
-            rate_limit_storage=redis_server.url,
-        ) as one,
-        running(
-            other, default_options(fake), rate_limits=limits, rate_limit_storage=redis_server.url
-        ) as two,
+        limited(first_adapter, redis_server, "2/minute", **COUNTING) as (one, one_fake),
+        limited(other, redis_server, "2/minute", **COUNTING) as (two, two_fake),
     ):
         statuses = [httpx.post(f"{url}{MINT}", json={}).status_code for url in (one, two, one)]
         assert statuses == [200, 200, 429]
-        assert len(fake.requests) == 2
+        assert len(one_fake.requests) + len(two_fake.requests) == 2
 
 
 @pytest.mark.parametrize("adapter", ["starlette", "wsgi"])
 def test_a_redis_killed_mid_run_fails_open_then_limits_again_once_back(
     redis_server: RedisServer, adapter: str
 ) -> None:
-    limits = {"client_secret": "2/minute"}
-    with (
-        FakeOpenAI() as fake,
-        running(
-            adapter, default_options(fake), rate_limits=limits, rate_limit_storage=redis_server.url
-        ) as url,
-    ):
-        assert [timed_post(f"{url}{MINT}")[0].status_code for _ in range(3)] == [200, 200, 429]
+    with limited(adapter, redis_server, "2/minute") as (url, _):
+        assert mint_statuses(url) == [200, 200, 429]
         redis_server.kill()
         for _ in range(3):
             response, elapsed = timed_post(f"{url}{MINT}")
             assert response.status_code == 200
-            assert elapsed < 3
+            assert elapsed < CEILING
         redis_server.start()  # the same port, empty: counting starts over
-        assert [timed_post(f"{url}{MINT}")[0].status_code for _ in range(3)] == [200, 200, 429]
+        assert mint_statuses(url) == [200, 200, 429]
 
 
 @pytest.mark.parametrize("adapter", ["starlette", "wsgi"])
 def test_a_redis_killed_mid_run_fails_closed_when_told(
     redis_server: RedisServer, adapter: str
 ) -> None:
-    with (
-        FakeOpenAI() as fake,
-        running(
-            adapter,
-            default_options(fake),
-            rate_limits={"client_secret": "5/minute"},
-            rate_limit_storage=redis_server.url,
-            rate_limit_fail_open=False,
-        ) as url,
-    ):
-        assert timed_post(f"{url}{MINT}")[0].status_code == 200
+    with limited(adapter, redis_server, "5/minute", rate_limit_fail_open=False) as (url, fake):
+        assert mint_statuses(url, 1) == [200]
         redis_server.kill()
         response, elapsed = timed_post(f"{url}{MINT}")
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
         assert response.json()["error"].startswith("Rate limiting is unavailable")
-        assert elapsed < 3
+        assert elapsed < CEILING
         assert len(fake.requests) == 1  # refused before OpenAI
         redis_server.start()
-        assert timed_post(f"{url}{MINT}")[0].status_code == 200
+        assert mint_statuses(url, 1) == [200]
 
 
 @pytest.mark.parametrize("adapter", ["starlette", "wsgi"])
 def test_a_frozen_redis_costs_a_request_at_most_the_storage_timeout(
     redis_server: RedisServer, adapter: str
 ) -> None:
-    with (
-        FakeOpenAI() as fake,
-        running(
-            adapter,
-            default_options(fake),
-            rate_limits={"client_secret": "5/minute"},
-            rate_limit_storage=redis_server.url,
-            rate_limit_storage_timeout=0.3,
-        ) as url,
-    ):
-        assert timed_post(f"{url}{MINT}")[0].status_code == 200  # connected
+    timeout = 0.3
+    with limited(adapter, redis_server, "5/minute", rate_limit_storage_timeout=timeout) as (url, _):
+        assert mint_statuses(url, 1) == [200]  # connected
         redis_server.pause()  # the connection stays open; nothing answers on it
         try:
             for _ in range(2):
                 response, elapsed = timed_post(f"{url}{MINT}")
+                # Answered while Redis is still frozen: the storage timeout ended the wait.
                 assert response.status_code == 200
-                assert elapsed < 2  # bounded by the timeout, not by Redis coming back
+                assert elapsed < 10 * timeout
         finally:
             redis_server.resume()
-        assert timed_post(f"{url}{MINT}")[0].status_code == 200
+        assert mint_statuses(url, 1) == [200]
 
 
 @pytest.mark.parametrize("adapter", ["starlette", "wsgi"])
@@ -154,13 +157,7 @@ def test_a_burst_of_concurrent_requests_gets_exactly_the_amount(
     from concurrent.futures import ThreadPoolExecutor
 
     with (
-        FakeOpenAI() as fake,
-        running(
-            adapter,
-            default_options(fake),
-            rate_limits={"client_secret": "10/minute"},
-            rate_limit_storage=redis_server.url,
-        ) as url,
+        limited(adapter, redis_server, "10/minute", **COUNTING) as (url, fake),
         httpx.Client(base_url=url, timeout=10) as client,
         ThreadPoolExecutor(12) as pool,
     ):

@@ -15,24 +15,20 @@ the internet.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 import pytest
 
-from navai_adapters import starlette as navai_starlette
-from navai_adapters import wsgi as navai_wsgi
-from navai_core import NavaiFunctionRegistry, NavaiVoiceBackendOptions, RetryPolicy
 from tests.fake_openai import FakeOpenAI
-from tests.servers import serve_asgi, serve_wsgi
+from tests.gates import Gate, new_gate
+from tests.servers import NavaiApps, Served, ServerProcess, serve_process
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -90,50 +86,26 @@ def assert_healthy(client: httpx.Client) -> None:
 # --- in-process servers ----------------------------------------------------------------------
 
 
-def options_for(fake: FakeOpenAI, **changes: Any) -> NavaiVoiceBackendOptions:
-    fields: dict[str, Any] = {
-        "openai_api_key": SERVER_KEY,
-        "openai_base_url": fake.url,
-        "openai_timeout_seconds": OPENAI_TIMEOUT,
-        "retry": RetryPolicy(max_attempts=3, backoff_initial_seconds=0.01),
-    }
-    fields.update(changes)
-    return NavaiVoiceBackendOptions(**fields)
+APPS = NavaiApps(
+    functions_base_dir=HERE,
+    functions_folders=FUNCTIONS,
+    function_timeout=FUNCTION_TIMEOUT,
+    server_key=SERVER_KEY,
+    openai_timeout=OPENAI_TIMEOUT,
+    max_attempts=3,
+)
+options_for = APPS.options
+running = APPS.running
 
 
-@attrs.frozen
-class Running:
-    """A server of one adapter, in this process."""
-
-    adapter: str
-    url: str
-    client: httpx.Client
-    app: Any
-
-    @property
-    def registry(self) -> NavaiFunctionRegistry:
-        navai = self.app.state.navai if self.adapter == "starlette" else self.app
-        registry = navai.handler.registry
-        assert registry is not None
-        return registry
-
-
-def make_app(adapter: str, options: NavaiVoiceBackendOptions, **config: Any) -> Any:
-    env = {"NAVAI_FUNCTION_TIMEOUT": str(FUNCTION_TIMEOUT), **config.pop("env", {})}
-    config.setdefault("functions_base_dir", HERE)
-    config.setdefault("functions_folders", FUNCTIONS)
-    factory = navai_starlette.create_app if adapter == "starlette" else navai_wsgi.create_app
-    return factory(options, env=env, **config)
-
-
-@contextlib.contextmanager
-def running(
-    adapter: str, options: NavaiVoiceBackendOptions, *, timeout: float = 10, **config: Any
-) -> Iterator[Running]:
-    app = make_app(adapter, options, **config)
-    serve = serve_asgi if adapter == "starlette" else serve_wsgi
-    with serve(app) as url, httpx.Client(base_url=url, timeout=timeout) as client:
-        yield Running(adapter, url, client, app)
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    """A closed gate for the ``held``/``aheld`` functions; opened at the end, freeing them."""
+    closed = new_gate()
+    try:
+        yield closed
+    finally:
+        closed.open()
 
 
 @pytest.fixture(scope="module")
@@ -143,13 +115,13 @@ def upstream(fake_openai: FakeOpenAI) -> FakeOpenAI:
 
 
 @pytest.fixture(scope="module")
-def module_server(adapter: str, upstream: FakeOpenAI) -> Iterator[Running]:
+def module_server(adapter: str, upstream: FakeOpenAI) -> Iterator[Served]:
     with running(adapter, options_for(upstream)) as server:
         yield server
 
 
 @pytest.fixture
-def server(module_server: Running, upstream: FakeOpenAI) -> Running:
+def server(module_server: Served, upstream: FakeOpenAI) -> Served:
     """The module's server of this adapter, with the fake upstream reset for the test."""
     upstream.clear()
     return module_server
@@ -158,25 +130,12 @@ def server(module_server: Running, upstream: FakeOpenAI) -> Running:
 @pytest.fixture
 def serve_with(
     adapter: str, upstream: FakeOpenAI
-) -> Callable[..., contextlib.AbstractContextManager[Running]]:
+) -> Callable[..., contextlib.AbstractContextManager[Served]]:
     """Start a server of this adapter with other options or config, for one test."""
-
-    @contextlib.contextmanager
-    def start(options: NavaiVoiceBackendOptions | None = None, **config: Any) -> Iterator[Running]:
-        upstream.clear()
-        with running(adapter, options or options_for(upstream), **config) as started:
-            yield started
-
-    return start
+    return APPS.starter(adapter, upstream)
 
 
 # --- servers as real processes, their output kept --------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def server_env(fake: FakeOpenAI, **extra: str) -> dict[str, str]:
@@ -197,24 +156,7 @@ def server_env(fake: FakeOpenAI, **extra: str) -> dict[str, str]:
     return env
 
 
-@attrs.define
-class Process:
-    """A server process; everything it prints goes to ``log_path``."""
-
-    adapter: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        """What the server printed so far (standard output and error)."""
-        return self.log_path.read_text("utf-8", errors="replace")
-
-    def worker_pid(self) -> int:
-        """The process that serves requests (gunicorn's worker, else the process itself)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        pids = children.read_text().split() if children.exists() else []
-        return int(pids[0]) if pids else self.process.pid
+_EXTERNAL_NUMBERS = itertools.count()
 
 
 def external_command(adapter: str, port: int) -> list[str]:
@@ -237,34 +179,14 @@ def external_command(adapter: str, port: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def external(adapter: str, fake: FakeOpenAI, log_dir: Path, **env: str) -> Iterator[Process]:
+def external(adapter: str, fake: FakeOpenAI, log_dir: Path, **env: str) -> Iterator[ServerProcess]:
     """``navai serve`` (Starlette under uvicorn) or gunicorn (WSGI) as a real process."""
-    port = free_port()
-    log_path = log_dir / f"{adapter}-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            external_command(adapter, port),
-            cwd=ROOT,
-            env=server_env(fake, **env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    started = Process(adapter, f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{started.url}{LIST}", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, started.log()
-                assert time.monotonic() < deadline, started.log()
-                time.sleep(0.05)
+    log_path = log_dir / f"{adapter}-{next(_EXTERNAL_NUMBERS)}.log"
+    with serve_process(
+        functools.partial(external_command, adapter),
+        env=server_env(fake, **env),
+        cwd=ROOT,
+        path=LIST,
+        log_path=log_path,
+    ) as started:
         yield started
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck server
-            process.kill()
-            process.wait(10)

@@ -17,7 +17,7 @@ import pytest
 
 from tests.fake_openai import FakeOpenAI
 
-from .conftest import LIST, Running, assert_json, assert_json_error, execute, options_for, running
+from .conftest import LIST, Served, assert_json, assert_json_error, execute, options_for, running
 
 pytestmark = pytest.mark.integration
 
@@ -174,7 +174,7 @@ TOKENS = "tools,linked,../outside,/tmp,tools/../../outside,linked/evil.py,tools/
 
 
 @pytest.fixture(scope="module")
-def exposed(adapter: str, tree, upstream: FakeOpenAI) -> Iterator[Running]:
+def exposed(adapter: str, tree, upstream: FakeOpenAI) -> Iterator[Served]:
     base, _ = tree
     options = options_for(upstream)
     with running(
@@ -187,7 +187,7 @@ def exposed(adapter: str, tree, upstream: FakeOpenAI) -> Iterator[Running]:
         yield server
 
 
-def test_only_defined_public_names_are_listed(exposed: Running, tree) -> None:
+def test_only_defined_public_names_are_listed(exposed: Served, tree) -> None:
     body = assert_json(exposed.client.get(LIST), 200)
     assert sorted(item["name"] for item in body["items"]) == [
         "helper_public",
@@ -203,7 +203,7 @@ def test_only_defined_public_names_are_listed(exposed: Running, tree) -> None:
 
 
 @pytest.mark.parametrize("name", FORBIDDEN)
-def test_forbidden_names_are_404_under_every_spelling(exposed: Running, name: str) -> None:
+def test_forbidden_names_are_404_under_every_spelling(exposed: Served, name: str) -> None:
     for payload in (None, {}, {"args": ["echo pwned"]}, {"constructorArgs": {}, "methodArgs": {}}):
         body = assert_json_error(execute(exposed.client, name, payload), 404)
         assert body["error"] == "Unknown or disallowed function."
@@ -216,7 +216,7 @@ def test_forbidden_names_are_404_under_every_spelling(exposed: Running, name: st
 
 
 @pytest.mark.parametrize("name", ["visible", "VISIBLE", "  Visible\t", "\nvisible\n"])
-def test_a_real_name_is_matched_trimmed_and_in_any_case(exposed: Running, name: str) -> None:
+def test_a_real_name_is_matched_trimmed_and_in_any_case(exposed: Served, name: str) -> None:
     body = assert_json(execute(exposed.client, name, {"x": 7}), 200)
     assert body == {
         "ok": True,
@@ -226,13 +226,13 @@ def test_a_real_name_is_matched_trimmed_and_in_any_case(exposed: Running, name: 
     }
 
 
-def test_arguments_are_data_never_code(exposed: Running, tree) -> None:
+def test_arguments_are_data_never_code(exposed: Served, tree) -> None:
     code = f"__import__('pathlib').Path({str(tree[1])!r}).write_text('ran')"
     assert execute(exposed.client, "visible_text", {"text": code}).json()["result"] == code
     assert assert_json_error(execute(exposed.client, "visible", {"x": code}), 400)
     assert not tree[1].exists()
 
 
-def test_class_methods_expose_only_public_ones(exposed: Running) -> None:
+def test_class_methods_expose_only_public_ones(exposed: Served) -> None:
     body = execute(exposed.client, "helper_public", {"constructorArgs": None}).json()
     assert body["result"] == "public"

@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.fake_elevenlabs import FakeElevenLabs
 from tests.fake_openai import FakeOpenAI
 
-from .conftest import EXECUTE, LIST, MINT, Running, options_for, running
+from .conftest import EXECUTE, LIST, MINT, Served, options_for, running
 
 pytestmark = pytest.mark.integration
 
@@ -268,13 +268,13 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def fuzzed(adapter: str, upstream: FakeOpenAI) -> Iterator[Running]:
+def fuzzed(adapter: str, upstream: FakeOpenAI) -> Iterator[Served]:
     with running(adapter, options_for(upstream), functions_folders="fuzz_functions") as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def fuzzed_speech(adapter: str, upstream: FakeOpenAI) -> Iterator[Running]:
+def fuzzed_speech(adapter: str, upstream: FakeOpenAI) -> Iterator[Served]:
     options = options_for(
         upstream,
         tts_provider="elevenlabs",
@@ -307,7 +307,7 @@ def test_fuzzed_requests_get_documented_json_answers(
 ) -> None:
     # One server per adapter and kind, started only when a route of that kind is fuzzed.
     del adapter  # parametrizes the server fixtures below
-    fuzzed: Running = request.getfixturevalue("fuzzed_speech" if path == SPEECH else "fuzzed")
+    fuzzed: Served = request.getfixturevalue("fuzzed_speech" if path == SPEECH else "fuzzed")
     operation = SCHEMA[path][method]
     checks = [*CHECKS, negative_data_rejection] if mode is NEGATIVE else CHECKS
     statuses: list[int] = []

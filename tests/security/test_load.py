@@ -23,7 +23,7 @@ import pytest
 from navai_core._upstream import _request
 from tests.fake_openai import FakeOpenAI
 
-from .conftest import EXECUTE, LIST, MINT, Running, options_for, running
+from .conftest import EXECUTE, LIST, MINT, Served, options_for, running
 
 pytestmark = pytest.mark.integration
 
@@ -130,7 +130,7 @@ def rss_bytes() -> int:
 
 
 @pytest.fixture
-def loaded(adapter: str, upstream: FakeOpenAI) -> Running:
+def loaded(adapter: str, upstream: FakeOpenAI) -> Served:
     options = options_for(upstream, openai_timeout_seconds=10)
     env = {"NAVAI_MAX_CONCURRENT_FUNCTIONS": str(MAX_CONCURRENCY), "NAVAI_FUNCTION_TIMEOUT": "10"}
     upstream.clear()
@@ -139,7 +139,7 @@ def loaded(adapter: str, upstream: FakeOpenAI) -> Running:
 
 
 def test_rounds_of_hundreds_of_concurrent_requests_answered_and_nothing_leaks(
-    loaded: Running, upstream: FakeOpenAI
+    loaded: Served, upstream: FakeOpenAI
 ) -> None:
     samples: list[dict[str, int]] = []
     for _ in range(ROUNDS):

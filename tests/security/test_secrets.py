@@ -11,7 +11,6 @@ serve` and gunicorn run as processes, and their output is grepped.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from navai_core import (
 )
 from navai_core.exceptions import NavaiError, UpstreamError
 from tests.fake_openai import FakeOpenAI, broken_json, delay, status
+from tests.servers import ServerProcess
 
 from .conftest import (
     BROWSER_KEY,
@@ -42,8 +42,7 @@ from .conftest import (
     LIST,
     MINT,
     SERVER_KEY,
-    Process,
-    Running,
+    Served,
     assert_json,
     assert_json_error,
     execute,
@@ -128,22 +127,21 @@ def check_upstream_saw_only_the_server_key(fake: FakeOpenAI) -> None:
 
 
 @pytest.fixture
-def logged(adapter: str, upstream: FakeOpenAI, tmp_path: Path) -> Iterator[Process]:
+def logged(adapter: str, upstream: FakeOpenAI, tmp_path: Path) -> Iterator[ServerProcess]:
     upstream.clear()
     with external(adapter, upstream, tmp_path) as process:
         yield process
 
 
 def test_the_key_is_in_no_answer_and_no_log_line_and_tracebacks_are_logged(
-    logged: Process, upstream: FakeOpenAI
+    adapter: str, logged: ServerProcess, upstream: FakeOpenAI
 ) -> None:
     with httpx.Client(base_url=logged.url, timeout=10) as client:
         answers = drive(client, upstream, attempts=2)  # NAVAI_OPENAI_MAX_ATTEMPTS=2
     check_answers(answers)
     check_upstream_saw_only_the_server_key(upstream)
-    time.sleep(0.2)  # let the last lines reach the file
-    log = logged.log()
-    assert_no_secret(log, f"the {logged.adapter} server's log")
+    log = logged.stop()  # all it printed: the process has exited
+    assert_no_secret(log, f"the {adapter} server's log")
     # The failing function's traceback is in the log (and, above, not in the answer).
     assert "Traceback (most recent call last)" in log
     assert "_inner_helper" in log
@@ -157,7 +155,7 @@ def test_the_key_is_in_no_answer_and_no_log_line_and_tracebacks_are_logged(
 
 
 def test_no_log_record_at_any_level_holds_a_key(
-    server: Running, upstream: FakeOpenAI, caplog: pytest.LogCaptureFixture
+    server: Served, upstream: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # httpx, httpcore, uvicorn, waitress, navai
     answers = drive(server.client, upstream, attempts=3)
@@ -173,7 +171,7 @@ def test_no_log_record_at_any_level_holds_a_key(
 
 
 def test_a_browser_key_is_never_forwarded_while_the_server_has_one(
-    server: Running, upstream: FakeOpenAI
+    server: Served, upstream: FakeOpenAI
 ) -> None:
     for body in (
         {"apiKey": BROWSER_KEY},

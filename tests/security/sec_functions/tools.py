@@ -75,16 +75,6 @@ def interrupt() -> None:
     raise KeyboardInterrupt
 
 
-def hang(seconds: float = 60) -> None:
-    """Block a worker thread far past any timeout (it cannot be stopped, only outwaited)."""
-    threading.Event().wait(seconds)
-
-
-async def ahang(seconds: float = 60) -> None:
-    """Wait far past any timeout, without blocking the loop (it is cancelled)."""
-    await asyncio.sleep(seconds)
-
-
 def opaque() -> object:
     """Return something JSON has no form for."""
     return threading.Lock()
@@ -134,3 +124,35 @@ class Counter:
     def plus(self, n: int) -> int:
         """Add ``n`` to the start."""
         return self.start + n
+
+
+def held(gate: str, seconds: float = 30) -> str:
+    """Block a worker thread until the test opens ``gate`` (``seconds`` at most)."""
+    from tests.gates import gate as find  # only in this process's tests, hence imported here
+
+    at = find(gate)
+    at.enter()
+    try:
+        at.opened.wait(seconds)
+    finally:
+        at.leave()
+    return "released"
+
+
+async def aheld(gate: str, seconds: float = 30) -> str:
+    """Wait, without blocking the loop, until the test opens ``gate``; note a cancellation."""
+    from tests.gates import gate as find
+
+    at = find(gate)
+    at.enter()
+    try:
+        for _ in range(int(seconds / 0.01)):
+            if at.opened.is_set():
+                break
+            await asyncio.sleep(0.01)
+    except asyncio.CancelledError:
+        at.cancelled.set()
+        raise
+    finally:
+        at.leave()
+    return "released"
