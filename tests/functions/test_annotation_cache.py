@@ -594,9 +594,11 @@ def test_both_paths_load_the_same_registry(
         monkeypatch.setattr(_fast_introspection, "ENABLED", enabled)
         registries[enabled] = load()
     fast_registry, stdlib_registry = registries[True], registries[False]
-    # The one warning: ``everything`` takes a Callable, which has no JSON Schema.
+    # ``everything`` takes a Callable, which has no JSON Schema. Python 3.10's
+    # get_type_hints leaves a string inside a builtin generic unresolved, so there
+    # ``quoted_inside`` is skipped too, on both paths alike.
     assert fast_registry.warnings == stdlib_registry.warnings
-    assert len(fast_registry.warnings) == 1
+    assert len(fast_registry.warnings) == (1 if sys.version_info >= (3, 11) else 2)
     listing = [item.to_dict() for item in fast_registry.items]
     assert repr(listing) == repr([item.to_dict() for item in stdlib_registry.items])
     assert {item["name"] for item in listing} >= {"positional", "typed", "untyped", "cart_total"}
