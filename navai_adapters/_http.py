@@ -41,6 +41,7 @@ from navai_core import (
     load_navai_functions,
     synthesize_speech,
 )
+from navai_core._functions._result import failure_body
 from navai_core._ratelimit import caller_key, client_address
 from navai_core._upstream._calls import (
     acreate_realtime_call,
@@ -600,13 +601,8 @@ class NavaiHttpHandler:
                 details=error.details,
             )
         name = getattr(error, "function_name", plan.function_name)
-        if isinstance(error, FunctionExecutionError):
-            body = {"error": "Function execution failed.", "details": error.details}
-        elif isinstance(error, InvalidArgumentsError):
-            body = {"error": "Invalid arguments.", "details": error.message}
-        elif isinstance(error, FunctionTimeoutError):
-            body = {"error": "Function timed out.", "details": error.message}
-        else:
+        body = failure_body(error)
+        if body is None:
             return NavaiResponse.from_error(error)
         return NavaiResponse.json(error.status_code, {"ok": False, "function_name": name, **body})
 

@@ -18,12 +18,22 @@ import msgspec
 from navai_core._functions._jsonready import ResultSizeError, UnsupportedTypeError, encode_json
 from navai_core.exceptions import (
     FunctionExecutionError,
+    FunctionTimeoutError,
+    InvalidArgumentsError,
     ResultNotSerializableError,
     ResultTooLargeError,
     ToolError,
 )
 
-__all__ = ["MASKED_DETAILS", "EncodedResult", "Outcome", "Raised", "encode_result", "finish"]
+__all__ = [
+    "MASKED_DETAILS",
+    "EncodedResult",
+    "Outcome",
+    "Raised",
+    "encode_result",
+    "failure_body",
+    "finish",
+]
 
 logger = logging.getLogger("navai.functions")
 
@@ -133,3 +143,18 @@ def finish(outcome: Outcome, name: str, source: str, *, mask_errors: bool, max_b
     if len(details) > max_bytes:  # a message can be as large as any result
         details = details[:max_bytes] + "... (cut)"
     raise FunctionExecutionError(name, details) from error
+
+
+def failure_body(error: Exception) -> dict[str, str] | None:
+    """The contract's ``error``/``details`` of a call that ran and failed, else ``None``.
+
+    One table for every place that answers a failed call: the execute route and the
+    sideband's ``function_call_output``.
+    """
+    if isinstance(error, FunctionExecutionError):
+        return {"error": "Function execution failed.", "details": error.details}
+    if isinstance(error, InvalidArgumentsError):
+        return {"error": "Invalid arguments.", "details": error.message}
+    if isinstance(error, FunctionTimeoutError):
+        return {"error": "Function timed out.", "details": error.message}
+    return None

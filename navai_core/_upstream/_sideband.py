@@ -33,10 +33,9 @@ import httpx
 
 from navai_core._config._options import NavaiVoiceBackendOptions
 from navai_core._functions import FunctionContext, NavaiFunctionRegistry
+from navai_core._functions._result import failure_body
 from navai_core._upstream._calls import check_call_id, sideband_url
 from navai_core.exceptions import (
-    FunctionExecutionError,
-    FunctionTimeoutError,
     InvalidArgumentsError,
     NavaiError,
     SidebandLimitError,
@@ -90,14 +89,7 @@ def tool_output(registry: NavaiFunctionRegistry, name: str, outcome: object) -> 
             "error": "Unknown or disallowed function.",
             "available_functions": list(error.available),
         }
-    if isinstance(error, FunctionExecutionError):
-        body = {"error": "Function execution failed.", "details": error.details}
-    elif isinstance(error, InvalidArgumentsError):
-        body = {"error": "Invalid arguments.", "details": error.message}
-    elif isinstance(error, FunctionTimeoutError):
-        body = {"error": "Function timed out.", "details": error.message}
-    else:
-        body = {"error": error.message}
+    body: dict[str, str] = failure_body(error) or {"error": error.message}
     return {"ok": False, "function_name": function_name, **body}
 
 
