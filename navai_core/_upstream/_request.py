@@ -26,6 +26,7 @@ from navai_core._config._options import RetryPolicy
 from navai_core._flow import Answer, Flow, Sleep, adrive, drive
 from navai_core._redact import redact
 from navai_core._threads import WorkerPool
+from navai_core._upstream._transport import new_async_client
 from navai_core.exceptions import UpstreamError, UpstreamTimeoutError
 
 __all__ = [
@@ -265,7 +266,7 @@ def send_call(call: UpstreamCall[_T], client: httpx.Client | None) -> _T:
 
 def _own_async_client() -> httpx.AsyncClient:
     """The client an async call opens (and closes) for itself when it is given none."""
-    return httpx.AsyncClient()
+    return new_async_client()
 
 
 async def asend_call(call: UpstreamCall[_T], client: httpx.AsyncClient | None) -> _T:

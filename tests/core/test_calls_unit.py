@@ -157,9 +157,9 @@ def test_safety_identifier_is_a_sha256_hex() -> None:
     assert digest == hash_safety_identifier("ada@example.com")
 
 
-@respx.mock
-def test_sync_driver_retries_then_answers() -> None:
-    route = respx.post("https://api.openai.com/v1/realtime/calls").mock(
+@pytest.mark.respx(using="httpx")
+def test_sync_driver_retries_then_answers(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post("https://api.openai.com/v1/realtime/calls").mock(
         side_effect=[
             httpx.Response(503, json={"error": {"message": "busy"}}),
             httpx.Response(201, text="v=0\r\n", headers={"location": "/v1/realtime/calls/rtc_9"}),
@@ -170,23 +170,19 @@ def test_sync_driver_retries_then_answers() -> None:
     assert route.call_count == 2
 
 
-@respx.mock
-async def _acall() -> str:
-    respx.post("https://api.openai.com/v1/realtime/calls").mock(
+@pytest.mark.asyncio
+@pytest.mark.respx(using="httpx")  # the core's own client has its own transport, not httpcore
+async def test_async_driver_answers(respx_mock: respx.MockRouter) -> None:
+    respx_mock.post("https://api.openai.com/v1/realtime/calls").mock(
         return_value=httpx.Response(201, text="v=0\r\n", headers={"location": "/x/rtc_8"})
     )
-    return (await acreate_realtime_call(options(), OFFER)).call_id
-
-
-@pytest.mark.asyncio
-async def test_async_driver_answers() -> None:
-    assert await _acall() == "rtc_8"
+    assert (await acreate_realtime_call(options(), OFFER)).call_id == "rtc_8"
 
 
 @pytest.mark.asyncio
 async def test_async_driver_times_out_as_minting_does() -> None:
-    with respx.mock:
-        respx.post("https://api.openai.com/v1/realtime/calls").mock(
+    with respx.mock(using="httpx") as mock:
+        mock.post("https://api.openai.com/v1/realtime/calls").mock(
             side_effect=httpx.ReadTimeout("slow")
         )
         with pytest.raises(UpstreamTimeoutError) as caught:
@@ -195,9 +191,9 @@ async def test_async_driver_times_out_as_minting_does() -> None:
     assert caught.value.message.startswith("OpenAI calls failed (504)")
 
 
-@respx.mock
-def test_hangup_without_a_client_opens_its_own() -> None:
-    route = respx.post("https://api.openai.com/v1/realtime/calls/rtc_7/hangup").mock(
+@pytest.mark.respx(using="httpx")
+def test_hangup_without_a_client_opens_its_own(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post("https://api.openai.com/v1/realtime/calls/rtc_7/hangup").mock(
         return_value=httpx.Response(200)
     )
     hangup_realtime_call(options(), "rtc_7")
@@ -206,8 +202,8 @@ def test_hangup_without_a_client_opens_its_own() -> None:
 
 @pytest.mark.asyncio
 async def test_async_hangup_without_a_client_and_a_failure() -> None:
-    with respx.mock:
-        respx.post("https://api.openai.com/v1/realtime/calls/rtc_7/hangup").mock(
+    with respx.mock(using="httpx") as mock:
+        mock.post("https://api.openai.com/v1/realtime/calls/rtc_7/hangup").mock(
             return_value=httpx.Response(403, json={"error": {"message": "not yours"}})
         )
         with pytest.raises(UpstreamError) as caught:

@@ -103,7 +103,7 @@ def mint(request: pytest.FixtureRequest) -> Mint:
 @pytest.fixture
 def upstream() -> Iterator[respx.Route]:
     """The mocked ``POST {BASE}/realtime/client_secrets``; any other request fails the test."""
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+    with respx.mock(assert_all_mocked=True, assert_all_called=False, using="httpx") as router:
         yield router.post(URL)
 
 

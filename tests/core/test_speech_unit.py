@@ -85,7 +85,7 @@ def speak(request: pytest.FixtureRequest) -> Speak:
 
 @pytest.fixture
 def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
+    with respx.mock(assert_all_mocked=True, assert_all_called=False, using="httpx") as mock:
         yield mock
 
 

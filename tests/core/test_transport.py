@@ -1,6 +1,6 @@
-"""Checks of the owned client's HTTP/1.1 transport (``navai_adapters.starlette``).
+"""Checks of the core's own HTTP/1.1 transport (``navai_core._upstream._transport``).
 
-The contract and fault suites already drive the transport through the Starlette app;
+The contract and fault suites already drive it through the Starlette app;
 these cover what they do not reach: chunked and close-delimited answers, interim 1xx,
 HEAD and 204, keep-alive reuse, the connection cap, timeouts, TLS, malformed answers.
 """
@@ -13,7 +13,6 @@ import json
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from navai_adapters.starlette import (
-    _CookielessAsyncClient,
-    _KeepAliveTransport,
-    _new_async_client,
-)
+from navai_core._upstream._transport import KeepAliveTransport, new_async_client
 
 OK = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"a": true}'
 Answer = bytes | Callable[[asyncio.StreamWriter], Awaitable[None]]
@@ -82,7 +77,7 @@ class Upstream:
 
 
 def client(**kwargs: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=_KeepAliveTransport(**kwargs.pop("limits", {})), **kwargs)
+    return httpx.AsyncClient(transport=KeepAliveTransport(**kwargs.pop("limits", {})), **kwargs)
 
 
 @pytest.mark.asyncio
@@ -163,48 +158,55 @@ async def test_refused_is_a_connect_error() -> None:
 @pytest.mark.asyncio
 async def test_read_timeout_and_the_connection_is_not_reused() -> None:
     async def silent(_writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(1)
+        await asyncio.Event().wait()  # never answers: only the read timeout ends the wait
 
     async with Upstream([silent, OK]) as upstream, client(timeout=0.2) as http:
-        started = time.monotonic()
         with pytest.raises(httpx.ReadTimeout):
-            await http.get(upstream.url)
-        assert time.monotonic() - started < 0.6
+            await asyncio.wait_for(http.get(upstream.url), 30)
         assert (await http.get(upstream.url)).status_code == 200
     assert upstream.connections == 2
 
 
 @pytest.mark.asyncio
 async def test_cancelled_mid_answer_the_connection_is_closed() -> None:
-    async def trickle(writer: asyncio.StreamWriter) -> None:
-        for byte in OK:
-            writer.write(bytes([byte]))
-            await writer.drain()
-            await asyncio.sleep(0.02)
+    half_sent = asyncio.Event()
 
-    async with Upstream([trickle, OK]) as upstream, client() as http:
-        with pytest.raises(asyncio.TimeoutError):  # TimeoutError itself from 3.11 on
-            await asyncio.wait_for(http.get(upstream.url), 0.2)
+    async def half(writer: asyncio.StreamWriter) -> None:
+        writer.write(OK[:20])
+        await writer.drain()
+        half_sent.set()
+        await asyncio.Event().wait()
+
+    async with Upstream([half, OK]) as upstream, client() as http:
+        pending = asyncio.create_task(http.get(upstream.url))
+        await half_sent.wait()
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
         assert (await http.get(upstream.url)).status_code == 200
     assert upstream.connections == 2
 
 
 @pytest.mark.asyncio
 async def test_the_connection_cap_queues_and_times_out() -> None:
-    async def slow(writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(0.3)
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def held(writer: asyncio.StreamWriter) -> None:
+        arrived.set()
+        await release.wait()
         writer.write(OK)
         await writer.drain()
 
-    timeout = httpx.Timeout(5, pool=0.1)
+    timeout = httpx.Timeout(30, pool=0.1)
     async with (
-        Upstream([slow]) as upstream,
+        Upstream([held]) as upstream,
         client(limits={"max_connections": 1}, timeout=timeout) as http,
     ):
         first = asyncio.create_task(http.get(upstream.url))
-        await asyncio.sleep(0.05)
+        await arrived.wait()  # the one slot is taken
         with pytest.raises(httpx.PoolTimeout):
             await http.get(upstream.url)
+        release.set()
         assert (await first).status_code == 200
     async with Upstream([OK, OK, OK]) as upstream, client(limits={"max_connections": 1}) as http:
         answers = await asyncio.gather(*(http.get(upstream.url) for _ in range(3)))
@@ -275,7 +277,7 @@ async def test_tls_verifies_the_certificate(
 
 
 def test_connections_from_a_closed_event_loop_are_not_reused() -> None:
-    transport = _KeepAliveTransport()
+    transport = KeepAliveTransport()
 
     async def once() -> None:
         async with Upstream([OK]) as upstream:
@@ -288,24 +290,25 @@ def test_connections_from_a_closed_event_loop_are_not_reused() -> None:
 
 
 @pytest.mark.asyncio
-async def test_the_owned_client_keeps_no_cookies_and_leaves_proxies_to_httpx(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_the_owned_client_keeps_no_cookies() -> None:
     answer = b"HTTP/1.1 200 OK\r\nset-cookie: a=b; Path=/\r\ncontent-length: 2\r\n\r\n{}"
-    async with (
-        Upstream([answer, OK]) as upstream,
-        _CookielessAsyncClient(transport=_KeepAliveTransport()) as http,
-    ):
+    async with Upstream([answer, OK]) as upstream, new_async_client() as http:
         await http.get(upstream.url)
         await http.get(upstream.url)
         assert b"cookie" not in upstream.requests[1][0].lower()
         assert len(http.cookies) == 0
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    async with _new_async_client() as proxied:
-        assert type(proxied) is httpx.AsyncClient
-    monkeypatch.delenv("HTTPS_PROXY")
-    async with _new_async_client() as direct:
-        assert isinstance(direct, _CookielessAsyncClient)
+
+
+@pytest.mark.asyncio
+async def test_the_owned_client_goes_through_a_configured_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with Upstream([OK]) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        async with new_async_client() as http:
+            answer = await http.get("http://upstream.invalid/v1/x")
+    assert answer.json() == {"a": True}
+    assert proxy.requests[0][0].startswith(b"GET http://upstream.invalid/v1/x HTTP/1.1")
 
 
 @pytest.mark.asyncio
