@@ -9,7 +9,7 @@ round. CPU is this process's (``time.process_time``): what a mint costs the serv
 Candidates:
 
 * ``core (h11)``: the client the core owns (``navai_core._upstream._transport``);
-* ``baseline``: the transport at ``--baseline REF`` (a git commit), when given; read
+* ``at REF``: the transport at each ``--baseline REF`` (a git commit); read
   from that commit's ``navai_core/_upstream/_transport.py``, or from
   ``navai_adapters/starlette.py`` before the transport moved to the core;
 * ``httpx default``: a plain ``httpx.AsyncClient`` (httpcore over anyio);
@@ -51,7 +51,7 @@ def _baseline_factory(ref: str) -> ClientFactory:
         ("navai_adapters/starlette.py", "_new_async_client"),
     ):
         shown = subprocess.run(
-            ["git", "show", f"{ref}:{path}"], cwd=ROOT, capture_output=True, text=True
+            ["git", "show", f"{ref}:{path}"], check=False, cwd=ROOT, capture_output=True, text=True
         )
         if shown.returncode == 0 and f"def {name}(" in shown.stdout:
             return getattr(_transport_part(shown.stdout, ref), name)  # type: ignore[no-any-return]
@@ -59,39 +59,29 @@ def _baseline_factory(ref: str) -> ClientFactory:
 
 
 def _transport_part(source: str, ref: str) -> types.ModuleType:
-    # The adapter module also holds the app; keep only imports and what is not Starlette's.
+    # The adapter module also holds the app: drop its imports of NAVAI (the names may be
+    # gone from today's tree); under postponed annotations the rest defines cleanly.
     tree = ast.parse(source)
-    keep: list[ast.stmt] = []
-    for node in tree.body:
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("navai")):
-                keep.append(node)
-        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.ClassDef | ast.FunctionDef):
-            keep.append(node)
-        elif isinstance(node, ast.AsyncFunctionDef):
-            keep.append(node)
-    module = types.ModuleType(f"baseline_{ref}")
-    module.__dict__["__name__"] = module.__name__
-    sys.modules[module.__name__] = module
-    # Definitions that need the adapter's own imports (the app) fail quietly; the
-    # transport needs none of them.
-    for node in keep:
-        try:
-            exec(compile(ast.Module([node], []), f"{ref}:transport", "exec"), module.__dict__)  # noqa: S102
-        except (NameError, ImportError):
-            continue
+    tree.body = [
+        node
+        for node in tree.body
+        if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("navai"))
+    ]
+    module = types.ModuleType(f"navai_bench_at_{ref}")
+    sys.modules[module.__name__] = module  # for the dataclasses and NamedTuples in it
+    exec(compile(tree, f"{ref}:transport", "exec"), module.__dict__)
     return module
 
 
-def _candidates(baseline: str | None) -> dict[str, ClientFactory]:
-    found: dict[str, ClientFactory] = {"core (h11)": new_async_client}
-    if baseline:
-        found[f"baseline {baseline}"] = _baseline_factory(baseline)
+def _candidates(baselines: list[str]) -> dict[str, ClientFactory]:
+    found: dict[str, ClientFactory] = {"core": new_async_client}
+    for ref in baselines:
+        found[f"at {ref}"] = _baseline_factory(ref)
     found["httpx default"] = lambda: httpx.AsyncClient(
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
     )
     if importlib.util.find_spec("httpx_aiohttp") is not None:
-        from httpx_aiohttp import HttpxAiohttpClient  # noqa: PLC0415 - optional
+        from httpx_aiohttp import HttpxAiohttpClient
 
         found["httpx-aiohttp"] = HttpxAiohttpClient
     return found
@@ -135,7 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (5)")
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per run (2)")
     parser.add_argument("--callers", type=int, default=32, help="mints in flight (32)")
-    parser.add_argument("--baseline", metavar="REF", help="also measure the transport at REF")
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        action="append",
+        default=[],
+        help="also measure the transport at this git commit (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     candidates = _candidates(args.baseline)

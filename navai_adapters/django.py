@@ -28,6 +28,7 @@ from django.views.decorators.csrf import csrf_exempt as _csrf_exempt
 
 from navai_adapters._http import BodyTooLargeError, NavaiHttpHandler, NavaiRequest, build_handler
 from navai_core import NavaiVoiceBackendOptions
+from navai_core._upstream._transport import new_client
 
 __all__ = ["NavaiDjango", "navai_urls"]
 
@@ -54,9 +55,7 @@ class NavaiDjango:
         csrf_exempt: bool = True,
     ) -> None:
         self.handler = handler
-        self.client = client or httpx.Client(
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50)
-        )
+        self.client = client or new_client()
         self.csrf_exempt = csrf_exempt
 
     @property

@@ -25,6 +25,7 @@ import httpx
 
 from navai_adapters._http import BodyTooLargeError, NavaiHttpHandler, NavaiRequest, build_handler
 from navai_core import NavaiVoiceBackendOptions
+from navai_core._upstream._transport import new_client
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -53,9 +54,7 @@ class NavaiWSGIApp:
         self.fallback = fallback
         self._owns_client = client is None
         # httpx.Client is thread-safe: one pool for every worker thread.
-        self.client = client or httpx.Client(
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50)
-        )
+        self.client = client or new_client()
 
     def close(self) -> None:
         """Close the client (if owned) and stop the registry's workers."""

@@ -1,4 +1,4 @@
-"""The in-process benchmark runs and prints its table (its numbers are not checked here)."""
+"""The benchmarks run and print their tables (their numbers are not checked here)."""
 
 from __future__ import annotations
 
@@ -31,3 +31,23 @@ def test_inprocess_benchmark_prints_a_row_per_route() -> None:
         assert float(navai) > 0
         assert float(bare) > 0
         assert float(ratio) > 0
+
+
+def test_transport_benchmark_prints_a_row_per_transport() -> None:
+    # HEAD: the loader of an earlier commit's transport is exercised without history.
+    done = subprocess.run(
+        [
+            *(sys.executable, str(BENCH / "transport.py")),
+            *("--rounds", "1", "--seconds", "0.2", "--callers", "4", "--baseline", "HEAD"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = dict(
+        re.findall(r"^\| (.+?) \| [\d,]+ \| [\d,]+ \| ([\d.]+) \|$", done.stdout, re.MULTILINE)
+    )
+    assert {"core", "at HEAD", "httpx default"} <= rows.keys()
+    assert rows["core"] == "1.00"

@@ -1,4 +1,4 @@
-"""The HTTP client the core mints with when it owns one: pooled HTTP/1.1 on asyncio, framed by h11.
+"""The HTTP client the core mints with when it owns one: pooled HTTP/1.1 on asyncio.
 
 :func:`new_async_client` is what an async call given no client opens, and what the
 Starlette adapter keeps for the app's lifetime. It is an ordinary ``httpx.AsyncClient``
@@ -6,9 +6,10 @@ on :class:`KeepAliveTransport`, with a cookie jar that keeps nothing.
 
 Why not httpx's own transport: minting is on the path of every voice session start, and
 httpcore's pool spends more CPU per request than the round trip to OpenAI leaves room for
-under load (docs/performance.md measures it; docs/decisions.md has the choice). The
-framing, the part that must be right, is h11's, the sans-IO parser httpcore itself uses;
-this module only moves bytes and keeps connections.
+under load (docs/performance.md measures it; docs/decisions.md has the choice). Answers
+are parsed by ``httptools``, the binding to llhttp (Node's HTTP parser, which uvicorn
+uses too): the part that must be right against any server is a well-kept parser's.
+This module writes requests, moves bytes and keeps connections.
 
 Behind a proxy (``HTTPS_PROXY`` and the like, which httpx honours only with its own
 transport) :func:`new_async_client` returns a plain ``httpx.AsyncClient``.
@@ -19,13 +20,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.cookiejar
+import re
 import ssl
 import urllib.request
 
-import h11
+import httptools
 import httpx
 
-__all__ = ["KeepAliveTransport", "cookieless_jar", "new_async_client", "proxy_configured"]
+__all__ = [
+    "KeepAliveTransport",
+    "cookieless_jar",
+    "new_async_client",
+    "new_client",
+    "proxy_configured",
+]
 
 MAX_CONNECTIONS = 200
 MAX_KEEPALIVE_CONNECTIONS = 100
@@ -35,6 +43,10 @@ _MAX_BODY_BYTES = 16 * 1024 * 1024
 _Origin = tuple[str, str, int]
 _BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
 _FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+_DISCONNECTED = "Server disconnected without sending a complete response."
+# RFC 9110, section 5: a field name is a token; a value has no line break and no NUL.
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(rb"[^\r\n\x00]*")
 
 
 def new_async_client() -> httpx.AsyncClient:
@@ -48,6 +60,12 @@ def new_async_client() -> httpx.AsyncClient:
         max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
     )
     return httpx.AsyncClient(transport=transport, cookies=cookieless_jar())
+
+
+def new_client() -> httpx.Client:
+    """The blocking twin, for WSGI servers: httpx's own pooled transport, no cookies."""
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+    return httpx.Client(limits=limits, cookies=cookieless_jar())
 
 
 class _CookielessJar(http.cookiejar.CookieJar):
@@ -111,14 +129,14 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         try:
             body = await request.aread()
-            head = _request_head(request, body)
+            data = _request_bytes(request, body)
             await self._acquire(timeouts.get("pool"))
             try:
                 connection = self._reuse(origin) or await self._connect(
                     origin, timeouts.get("connect")
                 )
                 try:
-                    answer = await connection.exchange(head, body, timeouts)
+                    answer = await connection.exchange(data, request.method == "HEAD", timeouts)
                 except BaseException:
                     connection.close()  # half a conversation: never reuse it
                     raise
@@ -128,16 +146,14 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         except httpx.RequestError as error:
             error.request = request
             raise
-        reply, content = answer
-        return httpx.Response(
-            reply.status_code,
-            headers=reply.headers.raw_items(),
-            stream=httpx.ByteStream(content),
-            extensions={
-                "http_version": b"HTTP/" + reply.http_version,
-                "reason_phrase": reply.reason,
-            },
+        response = httpx.Response(
+            answer.status,
+            headers=answer.headers,
+            stream=httpx.ByteStream(b"".join(answer.parts)),
+            extensions={"http_version": answer.version, "reason_phrase": answer.reason},
         )
+        response.read()  # decoded here, in one go: the body is all in memory already
+        return response
 
     async def _acquire(self, timeout: float | None) -> None:
         if not self._slots.locked() or timeout is None:
@@ -170,7 +186,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         if (
             not self._closed
             and len(idle) < self._max_keepalive
-            and connection.next_cycle(connection.loop)
+            and connection.reusable(connection.loop)
         ):
             connection.idle_since = now
             idle.append(connection)
@@ -204,17 +220,124 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         self._idle.clear()
 
 
+class _Answer:
+    """One answer as the parser reports it: the callbacks ``httptools`` calls, and their result."""
+
+    __slots__ = (
+        "complete",
+        "error",
+        "extra",
+        "framed",
+        "head_bytes",
+        "headers",
+        "headers_done",
+        "interim",
+        "keep_alive",
+        "parser",
+        "parts",
+        "reason",
+        "size",
+        "skip_body",
+        "status",
+        "version",
+    )
+
+    def __init__(self, skip_body: bool) -> None:
+        self.skip_body = skip_body  # an answer to HEAD: headers only, whatever they say
+        self.parser = httptools.HttpResponseParser(self)
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.parts: list[bytes] = []
+        self.status = 0
+        self.reason = b""
+        self.version = b"HTTP/1.1"
+        self.size = self.head_bytes = 0
+        self.framed = False  # Content-Length or Transfer-Encoding given
+        self.headers_done = self.interim = self.complete = self.extra = False
+        self.keep_alive = False
+        self.error: str | None = None
+
+    def feed(self, data: bytes) -> None:
+        if self.complete:
+            self.extra = True  # more than one answer: the connection is not reused
+            return
+        if not self.headers_done:
+            self.head_bytes += len(data)
+            if self.head_bytes > _MAX_HEAD_BYTES:
+                self.error = "The server's headers are too large."
+                return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.error = "The server switched protocols."
+        except httptools.HttpParserError as error:
+            self.error = f"The server's answer is not valid HTTP/1.1 ({error})."
+
+    def body_ends_with_close(self) -> bool:
+        """Whether the answer, headers read, is delimited by the server closing."""
+        return self.headers_done and not self.framed and not self.interim
+
+    # --- httptools' callbacks -----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.extra = True  # a second answer to one request
+
+    def on_status(self, reason: bytes) -> None:
+        if not self.complete:
+            self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.complete:
+            return
+        key = name.lower()
+        if key in _FRAMING_HEADERS:
+            self.framed = True
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if self.complete:
+            return
+        parser = self.parser
+        self.status = parser.get_status_code()
+        self.version = b"HTTP/" + parser.get_http_version().encode("ascii")
+        self.interim = 100 <= self.status < 200  # noqa: PLR2004 - "100 Continue" and the like
+        self.headers_done = True
+        if self.skip_body and not self.interim:
+            self._finish()
+
+    def on_body(self, body: bytes) -> None:
+        if self.complete:
+            self.extra = True
+            return
+        self.size += len(body)
+        if self.size > _MAX_BODY_BYTES:
+            self.error = "The server's answer is too large."
+            raise httptools.HttpParserError(self.error)  # stops the parser
+        self.parts.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.interim:  # the final answer is still to come
+            self.headers, self.reason, self.framed = [], b"", False
+            self.headers_done = self.interim = False
+            self.head_bytes = 0
+        elif not self.complete:
+            self._finish()
+
+    def _finish(self) -> None:
+        self.complete = True
+        self.keep_alive = self.parser.should_keep_alive()
+
+
 class _Connection(asyncio.Protocol):
-    """One socket and its h11 state machine; bytes arrive into h11 as they come."""
+    """One socket: the answer being read, and one waiter for more of it."""
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD_BYTES)
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
+        self._answer: _Answer | None = None  # set while a request is out
         self._unsolicited = False  # bytes arrived while no request was out
-        self._busy = False
         self._waiter: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
 
@@ -224,17 +347,20 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
 
     def data_received(self, data: bytes) -> None:
-        if not self._busy:
+        if self._answer is None:
             self._unsolicited = True
-        self.h11.receive_data(data)
+        else:
+            self._answer.feed(data)
         self._wake()
 
     def eof_received(self) -> bool:
-        self._end_of_input()
+        self.closed = True
+        self._wake()
         return False  # close our side too
 
     def connection_lost(self, _exc: Exception | None) -> None:
-        self._end_of_input()
+        self.closed = True
+        self._wake()
         self.resume_writing()
 
     def pause_writing(self) -> None:
@@ -245,12 +371,6 @@ class _Connection(asyncio.Protocol):
         if drained is not None and not drained.done():
             drained.set_result(None)
 
-    def _end_of_input(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.h11.receive_data(b"")  # h11 ends a close-delimited body here
-        self._wake()
-
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -259,17 +379,8 @@ class _Connection(asyncio.Protocol):
     # --- the pool's questions -----------------------------------------------------------------
 
     def reusable(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """Idle, open, quiet since its last answer, and on ``loop``."""
+        """Open, quiet since its last answer, and on ``loop``."""
         return not self.closed and not self._unsolicited and self.loop is loop
-
-    def next_cycle(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """Ready the connection for another request, if both sides allow one."""
-        if self.closed or self._unsolicited or self.loop is not loop:
-            return False
-        if self.h11.our_state is not h11.DONE or self.h11.their_state is not h11.DONE:
-            return False  # "Connection: close", HTTP/1.0, or a close-delimited body
-        self.h11.start_next_cycle()
-        return True
 
     def close(self) -> None:
         self.closed = True
@@ -280,86 +391,59 @@ class _Connection(asyncio.Protocol):
     # --- one request, one answer --------------------------------------------------------------
 
     async def exchange(
-        self, head: h11.Request, body: bytes, timeouts: dict[str, float | None]
-    ) -> tuple[h11.Response, bytes]:
-        """Send the request ``head`` and ``body``; read its final answer whole."""
-        self._busy = True
+        self, data: bytes, skip_body: bool, timeouts: dict[str, float | None]
+    ) -> _Answer:
+        """Send a request's bytes and read its final answer whole."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise httpx.RemoteProtocolError(_DISCONNECTED)
+        answer = self._answer = _Answer(skip_body)
         try:
-            state = self.h11
-            data = state.send(head) or b""
-            if body:
-                data += state.send(h11.Data(data=body)) or b""
-            await self._write(data + (state.send(h11.EndOfMessage()) or b""), timeouts.get("write"))
-            return await self._read_answer(timeouts.get("read"))
-        except h11.RemoteProtocolError as error:
-            raise httpx.RemoteProtocolError(str(error)) from None
-        finally:
-            self._busy = False
-
-    async def _write(self, data: bytes, timeout: float | None) -> None:
-        if self.closed or self.transport is None:
-            raise httpx.RemoteProtocolError("The server closed the connection.")
-        self.transport.write(data)
-        if self._drained is not None:  # the socket buffer is full: wait until it drains
-            await _wait(self._drained, timeout, httpx.WriteTimeout)
-
-    async def _read_answer(self, timeout: float | None) -> tuple[h11.Response, bytes]:
-        state = self.h11
-        head: h11.Response | None = None
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            event = state.next_event()
-            if event is h11.NEED_DATA:
+            transport.write(data)
+            if self._drained is not None:  # the socket buffer is full: wait until it drains
+                await _wait(self._drained, timeouts.get("write"), httpx.WriteTimeout)
+            timeout = timeouts.get("read")
+            while not answer.complete:
+                if answer.error is not None:
+                    raise httpx.RemoteProtocolError(answer.error)
                 if self.closed:
-                    raise httpx.RemoteProtocolError(
-                        "Server disconnected without sending a complete response."
-                    )
-                await self._receive(timeout)
-            elif type(event) is h11.Response:
-                head = event  # h11 knows the method: no body after HEAD, 204 or 304
-            elif type(event) is h11.Data:
-                size += len(event.data)
-                if size > _MAX_BODY_BYTES:
-                    raise httpx.RemoteProtocolError("The server's answer is too large.")
-                parts.append(event.data)
-            elif type(event) is h11.EndOfMessage:
-                assert head is not None
-                return head, b"".join(parts)
-            elif type(event) is h11.ConnectionClosed:
-                raise httpx.RemoteProtocolError(
-                    "Server disconnected without sending a complete response."
-                )
-            # h11.InformationalResponse ("100 Continue" and the like): read on
-
-    async def _receive(self, timeout: float | None) -> None:
-        """Wait until more bytes arrive or the server closes; ``timeout`` is inactivity."""
-        self._waiter = self.loop.create_future()
-        try:
-            await _wait(self._waiter, timeout, httpx.ReadTimeout)
+                    if not answer.body_ends_with_close():
+                        raise httpx.RemoteProtocolError(_DISCONNECTED)
+                    answer.complete = True  # and keep_alive stays False
+                    break
+                self._waiter = self.loop.create_future()
+                try:
+                    await _wait(self._waiter, timeout, httpx.ReadTimeout)
+                finally:
+                    self._waiter = None
         finally:
-            self._waiter = None
+            self._answer = None
+        if answer.extra or not answer.keep_alive:
+            self._unsolicited = True  # the pool will close it
+        return answer
 
 
-def _request_head(request: httpx.Request, body: bytes) -> h11.Request:
-    """The request line and headers as sent: a Host if it has none, the length of ``body``."""
-    headers: list[tuple[bytes, bytes]] = []
+def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
+    """The request as sent: its line, its headers (a Host first if none), ``body`` whole."""
+    method = request.method.encode("ascii")
+    lines = [b"%s %s HTTP/1.1\r\n" % (method, request.url.raw_path)]
     has_host = False
     for name, value in request.headers.raw:
+        if _TOKEN.fullmatch(name) is None or _FIELD_VALUE.fullmatch(value) is None:
+            raise httpx.LocalProtocolError(f"Header {name!r} cannot be sent as HTTP/1.1.")
         key = name.lower()
         if key in _FRAMING_HEADERS:
             continue  # the body is sent whole, with its length (below)
-        has_host = has_host or key == b"host"
-        headers.append((name, value))
+        if key == b"host":
+            has_host = True
+        lines.append(b"%s: %s\r\n" % (name, value))
     if not has_host:
-        headers.insert(0, (b"Host", request.url.netloc))
-    method = request.method.encode("ascii")
+        lines.insert(1, b"Host: %s\r\n" % request.url.netloc)
     if body or method in _BODY_METHODS:
-        headers.append((b"Content-Length", b"%d" % len(body)))
-    try:
-        return h11.Request(method=method, target=request.url.raw_path, headers=headers)
-    except h11.LocalProtocolError as error:  # a line break in a header, and the like
-        raise httpx.LocalProtocolError(str(error)) from None
+        lines.append(b"Content-Length: %d\r\n" % len(body))
+    lines.append(b"\r\n")
+    lines.append(body)
+    return b"".join(lines)
 
 
 async def _wait(

@@ -317,3 +317,38 @@ async def test_a_large_body_is_sent_whole() -> None:
     async with Upstream([OK]) as upstream, client() as http:
         assert (await http.post(upstream.url, content=big)).status_code == 200
     assert len(upstream.requests[0][1]) == len(big)
+
+
+@pytest.mark.asyncio
+async def test_headers_past_the_limit_are_a_protocol_error() -> None:
+    huge = b"HTTP/1.1 200 OK\r\n" + b"x-filler: " + b"a" * (70 * 1024) + b"\r\n\r\n"
+
+    async def send(writer: asyncio.StreamWriter) -> None:
+        writer.write(huge)
+        await writer.drain()
+
+    async with Upstream([send]) as upstream, client() as http:
+        with pytest.raises(httpx.RemoteProtocolError, match="headers are too large"):
+            await http.get(upstream.url)
+
+
+@pytest.mark.asyncio
+async def test_bytes_after_the_answer_retire_the_connection() -> None:
+    # One request, two answers: the second must not be taken for the next request's.
+    async with Upstream([OK + OK, OK]) as upstream, client() as http:
+        first = await http.get(upstream.url)
+        assert (first.json(), first.headers.get_list("content-type")) == (
+            {"a": True},
+            ["application/json"],
+        )
+        assert (await http.get(upstream.url)).json() == {"a": True}
+    assert upstream.connections == 2
+
+
+@pytest.mark.asyncio
+async def test_connection_close_is_honoured() -> None:
+    closing = b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}"
+    async with Upstream([closing, OK]) as upstream, client() as http:
+        assert (await http.get(upstream.url)).json() == {}
+        assert (await http.get(upstream.url)).json() == {"a": True}
+    assert upstream.connections == 2
