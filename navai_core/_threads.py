@@ -14,7 +14,7 @@ import contextvars
 import queue
 import threading
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from navai_core import _handback
@@ -279,13 +279,47 @@ class BackgroundLoop:
         loop.call_soon_threadsafe(start)
         return future
 
+    def run(self, coroutine: Coroutine[Any, Any, _T], timeout: float | None = None) -> _T:
+        """Run ``coroutine`` on the loop and wait for its result.
+
+        After ``timeout`` seconds it is cancelled and ``concurrent.futures.TimeoutError``
+        raised.
+        """
+        future = self.submit(lambda: coroutine, contextvars.copy_context())
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def call(self, function: Callable[[], _T], timeout: float | None = None) -> _T:
+        """Call ``function`` on the loop's thread (where it may create tasks); its result."""
+
+        async def call() -> _T:
+            return function()
+
+        return self.run(call(), timeout)
+
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The loop, once started."""
         return self._loop
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Cancel what still runs, stop the loop and wait (up to ``timeout``) for its thread."""
+    def close(
+        self, last: Callable[[], Awaitable[object]] | None = None, timeout: float = 5.0
+    ) -> None:
+        """Stop the loop, and wait (up to ``timeout``) for its thread.
+
+        ``last()``, a clean-up, runs on the loop first if the loop started; then what still
+        runs is cancelled.
+        """
+        if last is not None and self._loop is not None and not self._closed:
+
+            async def finish() -> None:
+                await last()
+
+            with contextlib.suppress(Exception):
+                self.run(finish(), timeout)
         with self._lock:
             if self._closed:
                 return

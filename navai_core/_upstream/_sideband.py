@@ -9,7 +9,8 @@ call of a response is answered it sends ``response.create``, so the model speaks
 Tool calls of one response run concurrently.
 
 :class:`SidebandManager` runs one asyncio task per call on one event loop: the ASGI
-app's, or, under WSGI, a background loop thread it owns (:class:`BackgroundLoop`).
+app's, or, under WSGI, a background loop thread it owns
+(:class:`navai_core._threads.BackgroundLoop`, re-exported here).
 The number of sidebands is capped; a slot is reserved *before* OpenAI is asked for a
 call, so a call the server could not serve is never created. A sideband ends when the
 call ends (OpenAI closes it), on hangup, after ``idle_timeout`` seconds without an
@@ -20,13 +21,12 @@ with the call id and reopened, a bounded number of times.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 import httpx
@@ -34,6 +34,7 @@ import httpx
 from navai_core._config._options import NavaiVoiceBackendOptions
 from navai_core._functions import FunctionContext, NavaiFunctionRegistry
 from navai_core._functions._result import failure_body
+from navai_core._threads import BackgroundLoop
 from navai_core._upstream._calls import check_call_id, sideband_url
 from navai_core.exceptions import (
     InvalidArgumentsError,
@@ -51,7 +52,6 @@ __all__ = [
 
 logger = logging.getLogger("navai")
 
-_T = TypeVar("_T")
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
@@ -467,70 +467,3 @@ def _retryable(error: BaseException) -> bool:
 
 def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
-
-
-class BackgroundLoop:
-    """An event loop on a daemon thread, for sync servers (WSGI) that need async work.
-
-    Started on first use; :meth:`close` stops it after running a last coroutine.
-    """
-
-    def __init__(self, name: str = "navai-sidebands") -> None:
-        self._name = name
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The loop, started if needed."""
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
-
-                def run() -> None:
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    loop.run_forever()
-
-                thread = threading.Thread(target=run, name=self._name, daemon=True)
-                thread.start()
-                ready.wait()
-                self._loop, self._thread = loop, thread
-            return self._loop
-
-    def run(self, coroutine: Coroutine[Any, Any, _T], timeout: float | None = None) -> _T:
-        """Run ``coroutine`` on the loop and wait for its result."""
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise
-
-    def call(self, function: Callable[[], _T], timeout: float | None = None) -> _T:
-        """Call ``function`` on the loop (where it may create tasks) and return its result."""
-
-        async def call() -> _T:
-            return function()
-
-        return self.run(call(), timeout)
-
-    def close(self, last: Callable[[], Awaitable[object]] | None = None) -> None:
-        """Run ``last()`` on the loop (a clean-up), then stop the loop and its thread."""
-        with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
-            return
-        if last is not None:
-
-            async def finish() -> None:
-                await last()
-
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(finish(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
