@@ -41,7 +41,7 @@ from navai_core import (
     load_navai_functions,
     synthesize_speech,
 )
-from navai_core._functions._result import failure_body
+from navai_core._functions._result import EncodedResult, failure_body
 from navai_core._ratelimit import caller_key, client_address
 from navai_core._upstream._calls import (
     acreate_realtime_call,
@@ -546,17 +546,14 @@ class NavaiHttpHandler:
 
     # --- turning results and errors into responses: pure ---------------------------------
 
-    def _executed(self, plan: _Execute, result: object) -> NavaiResponse:
-        registry = self.registry
-        assert registry is not None
-        definition = registry.get(plan.function_name)
-        name, source = (
-            (definition.name, definition.source) if definition else (plan.function_name, "")
-        )
+    def _executed(self, plan: _Execute, result: EncodedResult) -> NavaiResponse:
+        # The result comes encoded, with the tool's canonical name and source: nothing is
+        # looked up (no schema built) and the JSON is written into the body as it is.
+        name = result.name
         if self._observer is not None:
             self._observer.tool_call(name, "ok", time.perf_counter() - plan.started)
         return NavaiResponse.json(
-            200, {"ok": True, "function_name": name, "source": source, "result": result}
+            200, {"ok": True, "function_name": name, "source": result.source, "result": result.json}
         )
 
     def _minted(self, plan: _Mint, secret: RealtimeClientSecret) -> NavaiResponse:
@@ -776,7 +773,7 @@ class NavaiHttpHandler:
             if isinstance(plan, _Execute):
                 registry = self.registry
                 assert registry is not None
-                result = registry.execute(plan.function_name, plan.payload, plan.context)
+                result = registry.execute_encoded(plan.function_name, plan.payload, plan.context)
                 return self._executed(plan, result)
             return plan
         except NavaiError as error:
@@ -842,7 +839,9 @@ class NavaiHttpHandler:
             if isinstance(plan, _Execute):
                 registry = self.registry
                 assert registry is not None
-                result = await registry.aexecute(plan.function_name, plan.payload, plan.context)
+                result = await registry.aexecute_encoded(
+                    plan.function_name, plan.payload, plan.context
+                )
                 return self._executed(plan, result)
             return plan
         except NavaiError as error:
