@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import importlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from navai_core.exceptions import InvalidOptionError
@@ -16,9 +17,16 @@ from navai_core.exceptions import InvalidOptionError
 if TYPE_CHECKING:
     import httpx
 
-    from navai_adapters._config import AuthorizeHook
+    from navai_adapters._http._messages import NavaiRequest
 
-__all__ = ["MIN_TOKEN_LENGTH", "bearer_token_matches", "load_authorize_hook"]
+__all__ = ["MIN_TOKEN_LENGTH", "AuthorizeHook", "bearer_token_matches", "load_authorize_hook"]
+
+#: ``authorize(request)``: return ``True``/``None`` to allow, ``False`` to refuse (403), or
+#: raise :class:`~navai_core.exceptions.AuthorizationError` (401 unless told otherwise).
+#: Returning a string allows too, and names the caller: rate limits count per identity
+#: then, instead of per client address.
+#: On the Starlette side it may be ``async``; under WSGI it must be a plain function.
+AuthorizeHook = Callable[["NavaiRequest"], bool | str | Awaitable[bool | str | None] | None]
 
 #: A shorter shared token is too easy to guess to protect minting billed to your key.
 MIN_TOKEN_LENGTH: Final = 16

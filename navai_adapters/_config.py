@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from navai_adapters._auth import MIN_TOKEN_LENGTH, load_authorize_hook
+from navai_adapters._auth import MIN_TOKEN_LENGTH, AuthorizeHook, load_authorize_hook
 from navai_adapters._ratelimit import STORAGE_SCHEMES, redacted_url
 from navai_core._config._env import (
     BadValueError,
@@ -24,18 +24,10 @@ from navai_core._ratelimit import RATE_LIMIT_ENV, Network, Rate, parse_networks,
 from navai_core.exceptions import InvalidOptionError
 
 if TYPE_CHECKING:
-    from navai_adapters._http import NavaiRequest
     from navai_adapters._observe import NavaiObserver
     from navai_core import NavaiFunctionRegistry
 
 __all__ = ["LOG_FORMATS", "LOG_LEVELS", "AuthorizeHook", "NavaiServerConfig", "ServeSettings"]
-
-#: ``authorize(request)``: return ``True``/``None`` to allow, ``False`` to refuse (403), or
-#: raise :class:`~navai_core.exceptions.AuthorizationError` (401 unless told otherwise).
-#: Returning a string allows too, and names the caller: rate limits count per identity
-#: then, instead of per client address.
-#: On the Starlette side it may be ``async``; under WSGI it must be a plain function.
-AuthorizeHook = Callable[["NavaiRequest"], bool | str | Awaitable[bool | str | None] | None]
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 

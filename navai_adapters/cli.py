@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 
 from navai_adapters._config import LOG_FORMATS, LOG_LEVELS, ServeSettings
 from navai_adapters._gc import tune_gc
-from navai_adapters._http import NavaiHttpHandler
+from navai_adapters._http import NavaiHttpHandler, listing
 from navai_core import (
     BackendClientSecret,
     CreateClientSecretRequest,
@@ -328,14 +328,14 @@ def _functions(args: argparse.Namespace) -> int:
             except BackendError as error:
                 _say(f"navai: {error.message}")
                 return EXIT_FAILED
-        items = [item.to_dict() for item in listed.functions]
-        warnings = list(listed.warnings)
+        body = listing(listed.functions, listed.warnings)
     else:
         with _load(args) as registry:
-            items = [item.to_dict() for item in registry.items]
-            warnings = list(registry.warnings)
+            body = listing(registry.items, registry.warnings)
+    items: list[dict[str, Any]] = body["items"]
+    warnings: list[str] = body["warnings"]
     if args.json:
-        print(json.dumps({"items": items, "warnings": warnings}, indent=2))
+        print(json.dumps(body, indent=2))
     else:
         rows: list[tuple[str, ...]] = [
             (

@@ -26,7 +26,13 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.views.decorators.csrf import csrf_exempt as _csrf_exempt
 
-from navai_adapters._http import BodyTooLargeError, NavaiHttpHandler, NavaiRequest, build_handler
+from navai_adapters._http import (
+    BodyTooLargeError,
+    NavaiHttpHandler,
+    NavaiRequest,
+    NavaiResponse,
+    build_handler,
+)
 from navai_core import NavaiVoiceBackendOptions
 from navai_core._upstream._transport import new_client
 
@@ -85,15 +91,22 @@ class NavaiDjango:
         # Whatever precedes the route (SCRIPT_NAME, the include() prefix) is the mount
         # prefix: the handler matches below it, as for the other adapters.
         root_path = full_path[: -len(route_path)] if full_path.endswith(route_path) else ""
-        answer = handler.check_declared_length(request.META.get("CONTENT_LENGTH") or None)
-        if answer is None:
+        method = (request.method or "GET").upper()
+        # Django reads the body whatever its framing: always "streamed", never a ready answer.
+        content_length = request.META.get("CONTENT_LENGTH") or None
+        opened = handler.opening(method, full_path, root_path, content_length, streamed=True)
+        if isinstance(opened, NavaiResponse):
+            answer = opened
+        elif opened.refused is not None:
+            answer = opened.refused
+        else:
             try:
                 body = handler.read_body(_chunks(request))
             except BodyTooLargeError:
                 answer = handler.body_too_large()
             else:
                 navai_request = NavaiRequest(
-                    method=(request.method or "GET").upper(),
+                    method=method,
                     path=full_path,
                     headers=httpx.Headers(list(request.headers.items())),
                     body=body,

@@ -100,22 +100,22 @@ class NavaiStarlette:
         # Under Mount("/api", ...) or `uvicorn --root-path`, the prefix is in root_path:
         # passed on as it is; the handler matches the routes below it.
         root_path: str = scope.get("root_path", "")
-        length, chunked = _framing(raw_headers)
-        bodiless = length is None and not chunked and scope.get("http_version") in _HTTP1
-        if bodiless:
-            ready = handler.ready_response(scope["method"], scope["path"], root_path)
-            if ready is not None:  # the listing: the same bytes for every caller
-                await _send(send, ready)
-                return
-        early = handler.check_declared_length(length)
-        if early is not None:
-            await _send(send, early, close=True)
+        length, chunked = _framing_headers(raw_headers)
+        # HTTP/2 and HTTP/3 send a body without Content-Length or Transfer-Encoding.
+        streamed = chunked or scope.get("http_version") not in _HTTP1
+        opened = handler.opening(
+            scope["method"], scope["path"], root_path, length, streamed=streamed
+        )
+        if isinstance(opened, NavaiResponse):  # the listing: the same bytes for every caller
+            await _send(send, opened)
+            return
+        if opened.refused is not None:
+            await _send(send, opened.refused, close=True)
             return
         try:
-            if bodiless:
-                body = b""  # HTTP/1 without Content-Length or Transfer-Encoding: no body
-            elif length is None:
-                # No length given: stream it, and stop as soon as it is over the limit.
+            if opened.bodiless:
+                body = b""
+            elif opened.length is None:
                 body = await handler.aread_body(_body_chunks(receive))
             else:
                 body = await _whole_body(receive, handler)
@@ -141,8 +141,8 @@ class NavaiStarlette:
 _HTTP1 = frozenset({"1.0", "1.1"})
 
 
-def _framing(raw_headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
-    """``Content-Length`` (as sent) and whether the body is chunked.
+def _framing_headers(raw_headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
+    """``Content-Length`` (as sent) and whether the body is chunked, for the handler to judge.
 
     ASGI header names are lower case; one scan is cheaper than ``Headers`` lookups.
     """

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from navai_adapters._http import BodyTooLargeError, NavaiHttpHandler, NavaiRequest, build_handler
+from navai_adapters._http import (
+    BodyTooLargeError,
+    Framing,
+    NavaiHttpHandler,
+    NavaiRequest,
+    NavaiResponse,
+    build_handler,
+)
 from navai_core import NavaiVoiceBackendOptions
 from navai_core._upstream._transport import new_client
 
@@ -76,16 +83,20 @@ class NavaiWSGIApp:
         path = root_path + (environ.get("PATH_INFO") or "/")
         if self.fallback is not None and handler.match(path, root_path) is None:
             return self.fallback(environ, start_response)
-        content_length = environ.get("CONTENT_LENGTH") or None
-        response = None
-        if content_length is None and "HTTP_TRANSFER_ENCODING" not in environ:
-            method = environ.get("REQUEST_METHOD", "GET")
-            response = handler.ready_response(method, path, root_path)
-        if response is None:
-            response = handler.check_declared_length(content_length)
-        if response is None:
+        opened = handler.opening(
+            environ.get("REQUEST_METHOD", "GET"),
+            path,
+            root_path,
+            environ.get("CONTENT_LENGTH") or None,
+            streamed="HTTP_TRANSFER_ENCODING" in environ,
+        )
+        if isinstance(opened, NavaiResponse):
+            response = opened
+        elif opened.refused is not None:
+            response = opened.refused
+        else:
             try:
-                body = handler.read_body(_body_chunks(environ, content_length))
+                body = handler.read_body(_body_chunks(environ, opened))
             except BodyTooLargeError:
                 response = handler.body_too_large()
             else:
@@ -124,13 +135,11 @@ def _headers(environ: WSGIEnvironment) -> httpx.Headers:
     return httpx.Headers(pairs)
 
 
-def _body_chunks(environ: WSGIEnvironment, content_length: str | None) -> Iterator[bytes]:
+def _body_chunks(environ: WSGIEnvironment, framing: Framing) -> Iterator[bytes]:
     stream = environ.get("wsgi.input")
-    if stream is None:
+    if stream is None or framing.bodiless:
         return
-    if content_length is None and "HTTP_TRANSFER_ENCODING" not in environ:
-        return  # HTTP/1 without Content-Length or Transfer-Encoding: no body
-    if content_length is None:
+    if framing.length is None:
         # Without a length, PEP 3333 allows reading to the end only when the server
         # says the stream is terminated (chunked uploads under gunicorn, waitress).
         if not environ.get("wsgi.input_terminated"):
@@ -138,7 +147,7 @@ def _body_chunks(environ: WSGIEnvironment, content_length: str | None) -> Iterat
         while chunk := stream.read(_CHUNK):
             yield chunk
         return
-    remaining = int(content_length)
+    remaining = framing.length
     while remaining > 0:
         chunk = stream.read(min(_CHUNK, remaining))
         if not chunk:
