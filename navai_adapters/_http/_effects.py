@@ -41,7 +41,8 @@ from navai_core._upstream._calls import (
 if TYPE_CHECKING:
     from navai_adapters._http._messages import NavaiResponse, RouteName
     from navai_adapters._ratelimit import Decision, RouteLimiter
-    from navai_core._upstream._sideband import BackgroundLoop, SidebandManager
+    from navai_core._threads import BackgroundLoop
+    from navai_core._upstream._sideband import SidebandManager
 
 __all__ = [
     "Authorize",

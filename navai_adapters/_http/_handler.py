@@ -59,9 +59,10 @@ from navai_core import (
     load_navai_functions,
 )
 from navai_core._ratelimit import caller_key, client_address
+from navai_core._threads import BackgroundLoop
 from navai_core._upstream._calls import hash_safety_identifier
 from navai_core._upstream._session import resolve_api_key as _resolve_api_key
-from navai_core._upstream._sideband import BackgroundLoop, SidebandManager, session_tools
+from navai_core._upstream._sideband import SidebandManager, session_tools
 from navai_core.exceptions import (
     AuthorizationError,
     FunctionExecutionError,
@@ -134,7 +135,7 @@ class NavaiHttpHandler:
             config, functions=registry is not None, attach=self.sidebands is not None
         )
         #: The loop sync callers (WSGI) run sidebands on; started on first use.
-        self.background = BackgroundLoop()
+        self.background = BackgroundLoop(name="navai-sidebands")
         self._listing: tuple[object, NavaiResponse] | None = None
         #: Counts requests of the limited routes; ``None`` when no route has rates.
         self.rate_limiter: RouteLimiter | None = None

@@ -10,7 +10,7 @@ Tool calls of one response run concurrently.
 
 :class:`SidebandManager` runs one asyncio task per call on one event loop: the ASGI
 app's, or, under WSGI, a background loop thread it owns
-(:class:`navai_core._threads.BackgroundLoop`, re-exported here).
+(:class:`navai_core._threads.BackgroundLoop`).
 The number of sidebands is capped; a slot is reserved *before* OpenAI is asked for a
 call, so a call the server could not serve is never created. A sideband ends when the
 call ends (OpenAI closes it), on hangup, after ``idle_timeout`` seconds without an
@@ -34,7 +34,6 @@ import httpx
 from navai_core._config._options import NavaiVoiceBackendOptions
 from navai_core._functions import FunctionContext, NavaiFunctionRegistry
 from navai_core._functions._result import failure_body
-from navai_core._threads import BackgroundLoop
 from navai_core._upstream._calls import check_call_id, sideband_url
 from navai_core.exceptions import (
     InvalidArgumentsError,
@@ -44,7 +43,6 @@ from navai_core.exceptions import (
 )
 
 __all__ = [
-    "BackgroundLoop",
     "SidebandManager",
     "session_tools",
     "tool_output",

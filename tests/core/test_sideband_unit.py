@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from navai_core import NavaiVoiceBackendOptions, load_navai_functions
-from navai_core._upstream._sideband import BackgroundLoop, SidebandManager, tool_output
+from navai_core._threads import BackgroundLoop
+from navai_core._upstream._sideband import SidebandManager, tool_output
 from navai_core.exceptions import NavaiError, SidebandLimitError
 
 FUNCTIONS = Path(__file__).resolve().parents[1] / "calls"
