@@ -337,7 +337,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self._answer: _Answer | None = None  # set while a request is out
-        self._unsolicited = False  # bytes arrived while no request was out
+        self._retired = False  # not to be reused: bytes came unasked, or the answer said close
         self._waiter: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
 
@@ -348,7 +348,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._answer is None:
-            self._unsolicited = True
+            self._retired = True  # bytes while no request was out
         else:
             self._answer.feed(data)
         self._wake()
@@ -380,7 +380,7 @@ class _Connection(asyncio.Protocol):
 
     def reusable(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Open, quiet since its last answer, and on ``loop``."""
-        return not self.closed and not self._unsolicited and self.loop is loop
+        return not self.closed and not self._retired and self.loop is loop
 
     def close(self) -> None:
         self.closed = True
@@ -419,7 +419,7 @@ class _Connection(asyncio.Protocol):
         finally:
             self._answer = None
         if answer.extra or not answer.keep_alive:
-            self._unsolicited = True  # the pool will close it
+            self._retired = True  # the pool will close it
         return answer
 
 
